@@ -1,0 +1,1 @@
+"""The Qt monitor (PySide6 + pyqtgraph): a sink for predictions and stream health."""

@@ -1,0 +1,1 @@
+"""Command lines: cmt-live, cmt-sim, cmt-train, cmt-replay."""

@@ -1,0 +1,27 @@
+"""SEED-V features: differential entropy of EEG bands and the 33 eye-movement features.
+
+Pure numpy/scipy, with batch and streaming forms of the same functions; knows nothing of LSL,
+torch or Qt.
+"""
+
+from .constants import (
+    BANDS,
+    EYE_EVENT_STAT_NAMES,
+    EYE_FEATURE_NAMES,
+    N_EEG_FEATURES,
+    N_EYE_FEATURES,
+    PUPIL_BANDS,
+    SEEDV_CHANNELS,
+)
+from .spec import FeatureSpec
+
+__all__ = [
+    "BANDS",
+    "EYE_EVENT_STAT_NAMES",
+    "EYE_FEATURE_NAMES",
+    "N_EEG_FEATURES",
+    "N_EYE_FEATURES",
+    "PUPIL_BANDS",
+    "SEEDV_CHANNELS",
+    "FeatureSpec",
+]
