@@ -1,0 +1,96 @@
+"""``cmt-replay``: republish a recorded session over LSL, paced by its own timestamps.
+
+Examples
+--------
+::
+
+    cmt-replay session.xdf                       # every stream, real time
+    cmt-replay session.xdf --speed 4 --loop --streams EEG,Gaze
+    cmt-replay 1_1_20180804.cnt --gaze gaze.csv --seedv-times trial_start_end_timestamp.txt \
+        --session 1                               # SEED-V raw EEG + clip markers
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from .._logging import logger, set_log_level
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cmt-replay", description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "file", help="recording: .xdf, or an MNE-readable EEG file (.fif .edf .bdf .cnt)"
+    )
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="playback speed (default 1 = real time)"
+    )
+    p.add_argument("--loop", action="store_true", help="start over at the end")
+    p.add_argument("--seek", type=float, default=0.0, metavar="S", help="skip the first S seconds")
+    p.add_argument("--streams", default=None, help="comma-separated stream names to replay (XDF)")
+    p.add_argument("--gaze", default=None, help="gaze CSV to go with an EEG file")
+    p.add_argument("--seedv-times", default=None, help="SEED-V trial_start_end_timestamp.txt")
+    p.add_argument("--session", type=int, default=1, help="SEED-V session for --seedv-times")
+    p.add_argument("--prefix", default="", help="prefix for every replayed stream name")
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    set_log_level(args.log_level)
+    from ..lslconfig import use_loopback_config
+
+    # Replay is a local tool by default; a user-set LSLAPICFG still wins.
+    use_loopback_config()
+    from ..readers import markers_stream, read_recording, read_seedv_trial_times
+    from ..replay import Player, PlayerSettings
+
+    try:
+        settings = PlayerSettings(speed=args.speed, loop=args.loop, seek_s=args.seek)
+        names = [s for s in args.streams.split(",") if s] if args.streams else None
+        streams = read_recording(args.file, gaze=args.gaze, streams=names)
+        if args.seedv_times:
+            from models.seedv import SEEDV_LABELS  # session label orders
+
+            start, _ = read_seedv_trial_times(args.seedv_times, args.session)
+            labels = SEEDV_LABELS[args.session - 1]
+            streams.append(markers_stream(start, [_class_name(c) for c in labels]))
+        for s in streams:
+            s.name = args.prefix + s.name
+        player = Player(streams, settings)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"cmt-replay: {err}", file=sys.stderr)
+        return 2
+
+    def _stop(signum, frame):
+        player.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    player.start()
+    logger.info(
+        "Replaying %s (%.1f s at %gx): %s",
+        args.file,
+        player.duration_s,
+        settings.speed,
+        ", ".join(s.name for s in streams),
+    )
+    try:
+        while not player.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    player.stop()
+    return 0
+
+
+def _class_name(code: int) -> str:
+    from ..records import CLASS_NAMES
+
+    return CLASS_NAMES[int(code)]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
