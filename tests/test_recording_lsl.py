@@ -1,0 +1,45 @@
+"""Recording through LabRecorder: replayed streams land complete in one XDF."""
+
+import uuid
+
+import numpy as np
+import pytest
+
+from cmt_live.recording import Recorder
+from cmt_live.replay import Player, PlayerSettings
+from cmt_live.xdf import XdfStream, read_xdf
+
+pytestmark = [pytest.mark.lsl, pytest.mark.slow]
+
+
+def test_replay_then_record_round_trip(tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    n, sfreq = 600, 200.0
+    ts = 10.0 + np.arange(n) / sfreq
+    counter = np.column_stack([np.arange(n), np.zeros(n)]).astype(np.float32)
+    eeg = XdfStream(f"EEG-{tag}", "EEG", f"e-{tag}", sfreq, "float32", ["c", "z"], ts, counter)
+    mk = XdfStream(f"Mk-{tag}", "Markers", f"m-{tag}", 0.0, "string", ["label"],
+                   np.array([10.5, 11.5]), [["Happy"], ["Sad"]])  # fmt: skip
+    # Markers come after the recorder is up: wait for consumers before the clock starts.
+    player = Player([eeg, mk], PlayerSettings(speed=2.0, wait_consumers_s=10.0)).start()
+    rec = Recorder(tmp_path / "s.xdf", [{"source_id": eeg.source_id}, {"source_id": mk.source_id}])
+    try:
+        rec.start(timeout=15)
+        assert player.wait(timeout=20)
+    finally:
+        player.stop()
+        path = rec.stop()
+    got = {s.name: s for s in read_xdf(path)}
+    counts = got[eeg.name].data[:, 0]
+    # LabRecorder sees every sample pushed after it subscribed, in order.
+    np.testing.assert_array_equal(counts, np.arange(counts[0], counts[0] + len(counts)))
+    assert len(counts) > 0.9 * n
+    assert [row[0] for row in got[mk.name].data] == ["Happy", "Sad"]
+
+
+def test_recorder_refuses_bad_paths(tmp_path):
+    with pytest.raises(ValueError, match=r"must end in \.xdf"):
+        Recorder(tmp_path / "s.csv", [{"name": "EEG"}])
+    (tmp_path / "s.xdf").write_bytes(b"")
+    with pytest.raises(FileExistsError, match="exists"):
+        Recorder(tmp_path / "s.xdf", [{"name": "EEG"}])
