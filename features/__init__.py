@@ -13,6 +13,9 @@ from .constants import (
     PUPIL_BANDS,
     SEEDV_CHANNELS,
 )
+from .de import StreamingDE, de_features
+from .lds import CausalLDS, apply_lds
+from .preprocess import StreamingPreprocessor, preprocess_batch
 from .spec import FeatureSpec
 
 __all__ = [
@@ -23,5 +26,11 @@ __all__ = [
     "N_EYE_FEATURES",
     "PUPIL_BANDS",
     "SEEDV_CHANNELS",
+    "CausalLDS",
     "FeatureSpec",
+    "StreamingDE",
+    "StreamingPreprocessor",
+    "apply_lds",
+    "de_features",
+    "preprocess_batch",
 ]
