@@ -8,7 +8,7 @@ set -uo pipefail
 py="${1:-.venv/bin/python}"
 shift || true
 here="$(cd "$(dirname "$0")" && pwd)"
-export LSLAPICFG="${LSLAPICFG_TEST:-$here/../cmt_live/lsl_loopback.cfg}"
+export LSLAPICFG="$(cd "$here/../cmt_live" && pwd)/lsl_loopback.cfg"
 export QT_QPA_PLATFORM=offscreen
 if unshare -n true 2>/dev/null; then
   echo "run_pytest: running inside 'unshare -n' (loopback only)"

@@ -3,12 +3,13 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from cmt_live.lslconfig import LOOPBACK_CFG
 
 
 def test_loopback_config_is_active_and_local_only():
-    assert os.environ["LSLAPICFG"] == str(LOOPBACK_CFG)
+    assert Path(os.environ["LSLAPICFG"]).resolve() == LOOPBACK_CFG.resolve()
     text = LOOPBACK_CFG.read_text()
     assert "KnownPeers = {127.0.0.1}" in text
     assert "ResolveScope = machine" in text
