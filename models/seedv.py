@@ -1,0 +1,491 @@
+"""SEED-V feature files: a validating reader and a writer of the released layout.
+
+Layout (shared/SEEDV.md §1-3)::
+
+    ROOT/EEG_DE_features/{subject}_123.npz        members 'data', 'label'
+    ROOT/Eye_movement_features/{subject}_123.npz  members 'data', 'label'
+
+Each member is a pickled ``dict`` stored as a 0-d ``|S`` bytes array; keys are ``int`` 0..44
+(``key = (session - 1) * 15 + trial - 1``), ``data[k]`` is ``(n_windows, 310)`` (EEG DE) or
+``(n_windows, 33)`` (eye), and ``label[k]`` repeats the trial's emotion code (0 Disgust,
+1 Fear, 2 Sad, 3 Neutral, 4 Happy) once per window.
+
+The pickles are rebuilt by :func:`models.safe_pickle.safe_loads`, which refuses anything but
+plain containers and numpy arrays; the files are opened with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .safe_pickle import safe_loads
+
+logger = logging.getLogger("cmt_live")
+
+EEG_DIR = "EEG_DE_features"
+EYE_DIR = "Eye_movement_features"
+N_SESSIONS = 3
+N_TRIALS_PER_SESSION = 15
+N_KEYS = N_SESSIONS * N_TRIALS_PER_SESSION  # 45
+N_EEG = 310
+N_EYE = 33
+N_CLASSES = 5
+WINDOW_S = 4.0
+
+#: Emotion code of trials 1..15 in each session [SEEDV.md §3]; sessions 2 and 3 share one order.
+SEEDV_LABELS: tuple[tuple[int, ...], ...] = (
+    (4, 1, 3, 2, 0, 4, 1, 3, 2, 0, 4, 1, 3, 2, 0),
+    (2, 1, 3, 0, 4, 4, 0, 3, 2, 1, 3, 4, 1, 2, 0),
+    (2, 1, 3, 0, 4, 4, 0, 3, 2, 1, 3, 4, 1, 2, 0),
+)
+
+#: Clip start and end, seconds from the start of each session's recording [SEEDV.md §3].
+SEEDV_TRIAL_TIMES: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
+    (
+        (30, 132, 287, 555, 773, 982, 1271, 1628, 1730, 2025, 2227, 2435, 2667, 2932, 3204),
+        (102, 228, 524, 742, 920, 1240, 1568, 1697, 1994, 2166, 2401, 2607, 2901, 3172, 3359),
+    ),
+    (
+        (30, 299, 548, 646, 836, 1000, 1091, 1392, 1657, 1809, 1966, 2186, 2333, 2490, 2741),
+        (267, 488, 614, 773, 967, 1059, 1331, 1622, 1777, 1908, 2153, 2302, 2428, 2709, 2817),
+    ),
+    (
+        (30, 353, 478, 674, 825, 908, 1200, 1346, 1451, 1711, 2055, 2307, 2457, 2726, 2888),
+        (321, 418, 643, 764, 877, 1147, 1284, 1418, 1679, 1996, 2275, 2425, 2664, 2857, 3066),
+    ),
+)
+
+
+def seedv_trial_windows(session: int) -> tuple[int, ...]:
+    """4-s window count of each trial of a session: ``floor((end - start) / 4)``."""
+    _check_session(session)
+    start, end = SEEDV_TRIAL_TIMES[session - 1]
+    return tuple(int((e - s) // WINDOW_S) for s, e in zip(start, end))
+
+
+def _check_session(session: int) -> None:
+    if session not in (1, 2, 3):
+        raise ValueError(f"session={session!r} is invalid; SEED-V has sessions 1, 2 and 3.")
+
+
+@dataclass(frozen=True, eq=False)
+class Trial:
+    """One clip of one subject.
+
+    Parameters
+    ----------
+    subject : int
+        Subject number (1..16 in the release).
+    session : int
+        1..3 (``key // 15 + 1``).
+    trial : int
+        1..15 within the session (``key % 15 + 1``).
+    eeg : ndarray, shape (n_windows, 310), float32
+        EEG DE features, one row per 4-s window.
+    eye : ndarray, shape (n_windows, 33), float32
+        Eye-movement features, same windows.
+    label : int
+        Emotion code 0..4 (Disgust, Fear, Sad, Neutral, Happy).
+    """
+
+    subject: int
+    session: int
+    trial: int
+    eeg: np.ndarray
+    eye: np.ndarray
+    label: int
+
+    @property
+    def key(self) -> int:
+        """The file's dict key, 0..44."""
+        return (self.session - 1) * N_TRIALS_PER_SESSION + self.trial - 1
+
+    @property
+    def n_windows(self) -> int:
+        return int(self.eeg.shape[0])
+
+
+@dataclass
+class SeedVData:
+    """What :func:`load_seedv` read.
+
+    Attributes
+    ----------
+    root : Path
+    trials : list of Trial
+        Sorted by (subject, session, trial).
+    issues : list of str
+        Everything the validation found and repaired or tolerated (truncations, non-finite
+        values, labels that differ from the published order).
+    fingerprint : str
+        sha256 over subjects, keys, labels and the float32 feature bytes: equal data, equal hash.
+    """
+
+    root: Path
+    trials: list[Trial]
+    issues: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def subjects(self) -> list[int]:
+        return sorted({t.subject for t in self.trials})
+
+    def subject_trials(self, subject: int) -> list[Trial]:
+        return [t for t in self.trials if t.subject == subject]
+
+    def summary(self) -> str:
+        """A few lines for reports: counts, per-class windows, issues, fingerprint."""
+        n_win = sum(t.n_windows for t in self.trials)
+        per_class = np.zeros(N_CLASSES, dtype=int)
+        for t in self.trials:
+            per_class[t.label] += t.n_windows
+        from cmt_live.records import CLASS_NAMES
+
+        lines = [
+            f"SEED-V features at {self.root}: {len(self.subjects)} subjects "
+            f"({_ranges(self.subjects)}), {len(self.trials)} trials, {n_win} windows.",
+            "Windows per class: "
+            + ", ".join(f"{n} {c}" for n, c in zip(per_class, CLASS_NAMES))
+            + ".",
+            f"Fingerprint: sha256:{self.fingerprint[:16]}",
+        ]
+        if self.issues:
+            lines.append(f"{len(self.issues)} issue(s):")
+            lines.extend(f"  - {s}" for s in self.issues)
+        else:
+            lines.append("No issues found.")
+        return "\n".join(lines)
+
+
+def _ranges(values: Sequence[int]) -> str:
+    out, vals = [], sorted(values)
+    i = 0
+    while i < len(vals):
+        j = i
+        while j + 1 < len(vals) and vals[j + 1] == vals[j] + 1:
+            j += 1
+        out.append(str(vals[i]) if i == j else f"{vals[i]}-{vals[j]}")
+        i = j + 1
+    return ", ".join(out)
+
+
+_FILE_RE = re.compile(r"^(\d+)_123\.npz$")
+
+
+def _subjects_in(directory: Path) -> set[int]:
+    return {int(m[1]) for p in directory.iterdir() if (m := _FILE_RE.match(p.name))}
+
+
+def _read_member(npz, name: str, path: Path):
+    if name not in npz.files:
+        raise ValueError(
+            f"{path} has no member '{name}' (members: {npz.files}); a SEED-V feature file has "
+            "'data' and 'label'."
+        )
+    try:
+        arr = npz[name]
+    except ValueError as err:
+        # np.load(allow_pickle=False) refuses object arrays: not the released bytes layout.
+        raise ValueError(
+            f"{path}: member '{name}' is a pickled object array, not the released 0-d bytes "
+            f"array; refusing to unpickle it ({err})."
+        ) from err
+    if arr.dtype.kind != "S" or arr.ndim != 0:
+        raise ValueError(
+            f"{path}: member '{name}' has dtype {arr.dtype} and shape {arr.shape}; expected a "
+            "0-d bytes array holding a pickled dict, as in the SEED-V release."
+        )
+    # .tobytes() keeps the full item; .item() would strip trailing NUL bytes of the pickle.
+    obj = safe_loads(arr.tobytes(), source=f"{path} [{name}]")
+    if not isinstance(obj, dict):
+        raise ValueError(
+            f"{path}: member '{name}' holds a {type(obj).__name__}; expected a dict keyed "
+            f"0..{N_KEYS - 1}."
+        )
+    return obj
+
+
+def _read_file(path: Path, width: int) -> tuple[dict[int, np.ndarray], dict[int, int], list[str]]:
+    """Read one npz: per key the feature array and the trial label; plus issues."""
+    issues: list[str] = []
+    with np.load(path, allow_pickle=False) as npz:
+        data = _read_member(npz, "data", path)
+        label = _read_member(npz, "label", path)
+    for name, d in (("data", data), ("label", label)):
+        keys = set(d)
+        bad = [k for k in keys if not isinstance(k, (int, np.integer))]
+        if bad:
+            raise ValueError(
+                f"{path}: '{name}' has non-integer keys {sorted(map(repr, bad))[:5]}; "
+                f"expected int keys 0..{N_KEYS - 1}."
+            )
+        missing = sorted(set(range(N_KEYS)) - {int(k) for k in keys})
+        extra = sorted({int(k) for k in keys} - set(range(N_KEYS)))
+        if missing or extra:
+            raise ValueError(
+                f"{path}: '{name}' keys are wrong (missing {missing}, unexpected {extra}); "
+                f"expected exactly 0..{N_KEYS - 1}."
+            )
+    feats: dict[int, np.ndarray] = {}
+    labels: dict[int, int] = {}
+    for k in range(N_KEYS):
+        x = np.asarray(data[k])
+        if x.ndim != 2 or x.shape[1] != width or x.dtype.kind not in "fiu":
+            raise ValueError(
+                f"{path}: data[{k}] has shape {x.shape} and dtype {x.dtype}; expected a "
+                f"numeric (n_windows, {width}) array. Is this file in the right directory?"
+            )
+        lab = np.asarray(label[k]).reshape(-1)
+        if lab.size == 0 and x.shape[0] > 0:
+            raise ValueError(f"{path}: label[{k}] is empty but data[{k}] has {x.shape[0]} rows.")
+        if lab.size:
+            if lab.dtype.kind not in "fiu" or not np.all(lab == lab[0]):
+                raise ValueError(
+                    f"{path}: label[{k}] must repeat one emotion code per window; got values "
+                    f"{np.unique(lab)[:10]}."
+                )
+            code = float(lab[0])
+            if code != int(code) or not 0 <= code < N_CLASSES:
+                raise ValueError(
+                    f"{path}: label[{k}] = {lab[0]!r}; expected an emotion code 0..4 "
+                    "(0 Disgust, 1 Fear, 2 Sad, 3 Neutral, 4 Happy)."
+                )
+            labels[k] = int(code)
+        if lab.size != x.shape[0]:
+            n = min(lab.size, x.shape[0])
+            issues.append(
+                f"{path.name} key {k}: {x.shape[0]} feature rows but {lab.size} labels; "
+                f"truncated to {n}."
+            )
+            x = x[:n]
+        feats[k] = x
+    return feats, labels, issues
+
+
+def load_seedv(
+    root: str | Path,
+    *,
+    subjects: Iterable[int] | None = None,
+    strict: bool = False,
+) -> SeedVData:
+    """Read and validate a SEED-V feature directory.
+
+    Parameters
+    ----------
+    root : str | Path
+        Directory holding ``EEG_DE_features/`` and ``Eye_movement_features/``.
+    subjects : iterable of int | None
+        Subjects to read; default every ``{n}_123.npz`` found.
+    strict : bool
+        Raise on non-finite feature values instead of recording them in ``.issues``.
+
+    Returns
+    -------
+    SeedVData
+
+    Raises
+    ------
+    FileNotFoundError
+        Missing root, directory or subject file (named, with the directory).
+    ValueError
+        A file that is not in the released format (wrong keys, widths, labels), EEG and eye
+        labels that disagree, or non-finite values with ``strict=True``.
+    models.safe_pickle.UnsafePickleError
+        A pickle that asks for anything beyond plain containers and numpy arrays.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"SEED-V directory {root} does not exist. Pass the folder that contains "
+            f"{EEG_DIR}/ and {EYE_DIR}/ (or create one with `cmt-sim dataset --out DIR`)."
+        )
+    dirs = {"EEG": root / EEG_DIR, "eye": root / EYE_DIR}
+    for what, d in dirs.items():
+        if not d.is_dir():
+            raise FileNotFoundError(
+                f"{root} has no {d.name}/ directory (the {what} features). Expected the SEED-V "
+                f"layout {EEG_DIR}/{{1..16}}_123.npz and {EYE_DIR}/{{1..16}}_123.npz."
+            )
+    if subjects is None:
+        found_eeg, found_eye = _subjects_in(dirs["EEG"]), _subjects_in(dirs["eye"])
+        for what, have, other in (("EEG", found_eeg, found_eye), ("eye", found_eye, found_eeg)):
+            lacking = sorted(other - have)
+            if lacking:
+                raise FileNotFoundError(
+                    f"{dirs[what]} lacks the files of subjects {lacking} "
+                    f"({', '.join(f'{s}_123.npz' for s in lacking)}) that the other modality "
+                    "has. Restore them, or pass subjects=... to load a subset."
+                )
+        wanted = sorted(found_eeg)
+        if not wanted:
+            raise FileNotFoundError(
+                f"{dirs['EEG']} holds no '{{subject}}_123.npz' files; is {root} a SEED-V directory?"
+            )
+    else:
+        wanted = sorted({int(s) for s in subjects})
+        if not wanted:
+            raise ValueError("subjects is empty; pass None to read every subject found.")
+        for d in dirs.values():
+            lacking = [s for s in wanted if not (d / f"{s}_123.npz").is_file()]
+            if lacking:
+                raise FileNotFoundError(
+                    f"Subjects {lacking} have no file in {d} (expected "
+                    f"{', '.join(f'{s}_123.npz' for s in lacking)})."
+                )
+
+    trials: list[Trial] = []
+    issues: list[str] = []
+    for s in wanted:
+        eeg, eeg_lab, eeg_issues = _read_file(dirs["EEG"] / f"{s}_123.npz", N_EEG)
+        eye, eye_lab, eye_issues = _read_file(dirs["eye"] / f"{s}_123.npz", N_EYE)
+        issues += [f"subject {s}: {m}" for m in eeg_issues + eye_issues]
+        order_differs = []
+        for k in range(N_KEYS):
+            session, trial = k // N_TRIALS_PER_SESSION + 1, k % N_TRIALS_PER_SESSION + 1
+            where = f"subject {s}, session {session}, trial {trial} (key {k})"
+            if k in eeg_lab and k in eye_lab and eeg_lab[k] != eye_lab[k]:
+                raise ValueError(
+                    f"{where}: EEG label {eeg_lab[k]} and eye label {eye_lab[k]} disagree; the "
+                    "two files do not describe the same trials."
+                )
+            label = eeg_lab.get(k, eye_lab.get(k))
+            x_eeg, x_eye = eeg[k], eye[k]
+            if x_eeg.shape[0] != x_eye.shape[0]:
+                n = min(x_eeg.shape[0], x_eye.shape[0])
+                msg = (
+                    f"{where}: {x_eeg.shape[0]} EEG windows but {x_eye.shape[0]} eye windows; "
+                    f"truncated both to {n}."
+                )
+                logger.warning(msg)
+                issues.append(msg)
+                x_eeg, x_eye = x_eeg[:n], x_eye[:n]
+            if label is None:
+                msg = f"{where}: no windows; trial skipped."
+                logger.warning(msg)
+                issues.append(msg)
+                continue
+            for what, x in (("EEG", x_eeg), ("eye", x_eye)):
+                n_bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+                if n_bad:
+                    msg = f"{where}: {n_bad} non-finite {what} feature values (NaN/Inf)."
+                    if strict:
+                        raise ValueError(msg + " Fix the file or load with strict=False.")
+                    logger.warning(msg)
+                    issues.append(msg)
+            if label != SEEDV_LABELS[session - 1][trial - 1]:
+                order_differs.append(trial + (session - 1) * N_TRIALS_PER_SESSION - 1)
+            trials.append(
+                Trial(
+                    subject=s,
+                    session=session,
+                    trial=trial,
+                    eeg=np.ascontiguousarray(x_eeg, dtype=np.float32),
+                    eye=np.ascontiguousarray(x_eye, dtype=np.float32),
+                    label=int(label),
+                )
+            )
+        if order_differs:
+            issues.append(
+                f"subject {s}: labels of keys {order_differs} differ from SEED-V's published "
+                "label order (SEEDV.md §3); the stored per-window labels are used."
+            )
+    data = SeedVData(root=root, trials=trials, issues=issues)
+    data.fingerprint = fingerprint(trials)
+    logger.info(
+        "Read SEED-V features of %d subjects from %s (%d issues).", len(wanted), root, len(issues)
+    )
+    return data
+
+
+def fingerprint(trials: Sequence[Trial]) -> str:
+    """sha256 hex digest over (subject, session, trial, label, shapes, float32 bytes)."""
+    h = hashlib.sha256(b"seedv-features-v1")
+    for t in sorted(trials, key=lambda t: (t.subject, t.session, t.trial)):
+        h.update(np.array([t.subject, t.session, t.trial, t.label], dtype="<i8").tobytes())
+        for x in (t.eeg, t.eye):
+            x = np.ascontiguousarray(x, dtype="<f4")
+            h.update(np.array(x.shape, dtype="<i8").tobytes())
+            h.update(x.tobytes())
+    return h.hexdigest()
+
+
+def write_seedv(
+    root: str | Path,
+    trials: Iterable[Trial],
+    *,
+    dtype: np.dtype | type = np.float64,
+) -> list[Path]:
+    """Write trials in the released layout (both directories, one npz per subject).
+
+    Parameters
+    ----------
+    root : str | Path
+        Output directory (created).
+    trials : iterable of Trial
+        Every subject needs all 45 (session, trial) pairs; EEG and eye of a trial must have
+        the same number of windows.
+    dtype : numpy dtype
+        Feature dtype in the files (the release's is unknown, float64 likely; SEEDV.md §2.1).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Notes
+    -----
+    ``np.savez(path, data=pickle.dumps(dict), label=pickle.dumps(dict))``: each member is a
+    0-d ``|S`` array, readable with the official ``pickle.loads(np.load(path)['data'])``.
+    Labels are ``int64`` arrays repeating the code once per window.
+    """
+    root = Path(root)
+    by_subject: dict[int, dict[int, Trial]] = {}
+    for t in trials:
+        _check_session(t.session)
+        if not 1 <= t.trial <= N_TRIALS_PER_SESSION:
+            raise ValueError(f"Trial.trial={t.trial} is invalid; use 1..15.")
+        if t.eeg.ndim != 2 or t.eeg.shape[1] != N_EEG or t.eye.ndim != 2:
+            raise ValueError(
+                f"subject {t.subject} key {t.key}: eeg {t.eeg.shape} / eye {t.eye.shape}; "
+                f"expected (n, {N_EEG}) and (n, {N_EYE})."
+            )
+        if t.eye.shape[1] != N_EYE or t.eye.shape[0] != t.eeg.shape[0]:
+            raise ValueError(
+                f"subject {t.subject} key {t.key}: eye {t.eye.shape} must be "
+                f"({t.eeg.shape[0]}, {N_EYE}) to match eeg {t.eeg.shape}."
+            )
+        if not 0 <= int(t.label) < N_CLASSES:
+            raise ValueError(f"subject {t.subject} key {t.key}: label {t.label} not in 0..4.")
+        keyed = by_subject.setdefault(int(t.subject), {})
+        if t.key in keyed:
+            raise ValueError(f"subject {t.subject} key {t.key} given twice.")
+        keyed[t.key] = t
+    for s, keyed in sorted(by_subject.items()):
+        missing = sorted(set(range(N_KEYS)) - set(keyed))
+        if missing:
+            raise ValueError(
+                f"subject {s} lacks keys {missing}; a SEED-V file holds all 45 trials "
+                "(3 sessions x 15)."
+            )
+    written = []
+    for d in (EEG_DIR, EYE_DIR):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for s, keyed in sorted(by_subject.items()):
+        for d, attr in ((EEG_DIR, "eeg"), (EYE_DIR, "eye")):
+            data = {k: np.asarray(getattr(keyed[k], attr), dtype=dtype) for k in range(N_KEYS)}
+            label = {
+                k: np.full(keyed[k].n_windows, int(keyed[k].label), dtype=np.int64)
+                for k in range(N_KEYS)
+            }
+            path = root / d / f"{s}_123.npz"
+            np.savez(path, data=pickle.dumps(data), label=pickle.dumps(label))
+            written.append(path)
+    return written
