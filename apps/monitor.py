@@ -188,6 +188,10 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.label_confidence.setStyleSheet("font-size: 22pt; color: #d8dade;")
         self.label_info = QtWidgets.QLabel("no prediction yet")
         self.label_info.setStyleSheet("color: #aeb3bb; font-size: 10pt;")
+        self.label_info.setWordWrap(True)
+        # Long status text must not force a minimum window width.
+        ignored = QtWidgets.QSizePolicy.Policy.Ignored
+        self.label_info.setSizePolicy(ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.label_flags = QtWidgets.QLabel("")
         self.label_flags.setStyleSheet(f"color: {OKABE_ITO['orange']}; font-size: 10pt;")
         info = QtWidgets.QVBoxLayout()

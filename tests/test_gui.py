@@ -1,0 +1,332 @@
+"""The Qt monitor offscreen (conftest sets QT_QPA_PLATFORM): sink, window, run_monitor."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from apps.fake import FakeSession, start_fake_worker
+from apps.monitor import MonitorWindow, run_monitor
+from apps.plots import STATUS_COLORS, History, TopomapPanel
+from apps.sink import QtSink
+from apps.topomap import Topomap, channel_positions_2d, interpolation_matrix
+from cmt_live.records import CLASS_NAMES, FeatureFrame, Flag, Prediction, StreamHealth
+from features.constants import SEEDV_CHANNELS
+
+pytestmark = pytest.mark.gui
+
+
+def _pred(t: float, k: int, *, flags=(), conf: float = 0.8) -> Prediction:
+    probs = np.full(5, (1 - conf) / 4)
+    probs[k] = conf
+    return Prediction(
+        t_end=t,
+        probs=probs,
+        gates=np.array([0.7, 0.3]),
+        label=CLASS_NAMES[k],
+        flags=frozenset(flags),
+        t_computed=t + 0.02,
+        compute_ms=2.0,
+        n_context=3,
+    )
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MonitorWindow(CLASS_NAMES, SEEDV_CHANNELS, history_s=120)
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+# -- sink --------------------------------------------------------------------------------------
+def test_sink_is_thread_safe_and_keeps_per_thread_order():
+    sink = QtSink(n_eeg_features=310)
+    n_threads, n_each = 4, 300
+
+    def push(i):
+        for j in range(n_each):
+            sink.on_marker(1000.0 * i + j, f"t{i}")
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(n_threads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    items = sink.drain()
+    assert len(items) == n_threads * n_each
+    for i in range(n_threads):
+        ts = [p[0] for k, p in items if p[1] == f"t{i}"]
+        assert ts == [1000.0 * i + j for j in range(n_each)]
+    assert sink.drain() == []
+
+
+def test_sink_rejects_bad_records_with_named_errors():
+    sink = QtSink(n_eeg_features=310)
+    with pytest.raises(TypeError, match=r"expects a cmt_live\.records\.Prediction; got dict"):
+        sink.on_prediction({"probs": [0.2] * 5})
+    frame = FeatureFrame(t_end=1.0, eeg=np.zeros(300), eye=np.zeros(33), eeg_valid=True,
+                         eye_valid=True)  # fmt: skip
+    with pytest.raises(ValueError, match=r"shape \(300,\).*built for \(310,\)"):
+        sink.on_features(frame)
+    with pytest.raises(ValueError, match=r"gaze of shape \(n, 5\)"):
+        sink.on_gaze(np.arange(3.0), np.zeros((3, 4)))
+    with pytest.raises(TypeError, match="list of StreamHealth"):
+        sink.on_health(["EEG"])
+
+
+def test_sink_drops_everything_after_detach():
+    sink = QtSink()
+    sink.on_marker(1.0, "Sad")
+    sink.detach()
+    sink.on_marker(2.0, "Happy")
+    assert sink.drain() == []
+
+
+# -- ring buffer -------------------------------------------------------------------------------
+def test_history_keeps_newest_rows_in_order_without_growing():
+    h = History(capacity=5, n_cols=1)
+    for i in range(12):
+        h.push(float(i), [i * 10.0])
+    t, v = h.view()
+    np.testing.assert_array_equal(t, [7, 8, 9, 10, 11])
+    np.testing.assert_array_equal(v[:, 0], [70, 80, 90, 100, 110])
+    h.push_many(np.arange(12.0, 20.0), np.arange(120.0, 200.0, 10.0)[:, None])  # wraps, > cap
+    t, v = h.view()
+    np.testing.assert_array_equal(t, [15, 16, 17, 18, 19])
+    np.testing.assert_array_equal(v[:, 0], [150, 160, 170, 180, 190])
+    t, _ = h.view(t_min=17.5)
+    np.testing.assert_array_equal(t, [18, 19])
+    assert h._t.shape == (10,)  # preallocated once
+    assert h.last_t == 19.0
+
+
+# -- topomap -----------------------------------------------------------------------------------
+def test_positions_match_the_cap_layout():
+    pos = channel_positions_2d(SEEDV_CHANNELS)
+    assert pos.shape == (62, 2) and np.isfinite(pos).all()
+    p = {ch: pos[i] for i, ch in enumerate(SEEDV_CHANNELS)}
+    assert np.hypot(*p["CZ"]) < 0.1  # vertex at the centre
+    assert p["FPZ"][1] > 0.9 and p["OZ"][1] < -0.8  # nose up, occiput down
+    assert p["T7"][0] < -0.9 and p["T8"][0] > 0.9  # left ear left
+    # CB1/CB2 (not in MNE's montages) sit below O1/O2 on their own side.
+    assert p["CB1"][1] < p["O1"][1] and p["CB1"][0] < 0
+    assert p["CB2"][1] < p["O2"][1] and p["CB2"][0] > 0
+    assert len({tuple(np.round(q, 6)) for q in pos}) == 62  # no two channels on one spot
+
+
+def test_positions_unknown_channel_named_in_error():
+    with pytest.raises(ValueError, match=r"No scalp position for channel\(s\) \['XYZ1'\]"):
+        channel_positions_2d(("CZ", "XYZ1", "PZ"))
+
+
+def test_interpolation_exact_at_electrodes_and_linear_inside():
+    pos = channel_positions_2d(SEEDV_CHANNELS)
+    w = interpolation_matrix(pos, pos)
+    np.testing.assert_allclose(w, np.eye(62), atol=1e-9)
+    # A linear field is reproduced exactly by barycentric interpolation inside the cap.
+    values = 2.0 * pos[:, 0] - 3.0 * pos[:, 1] + 0.5
+    rng = np.random.default_rng(0)
+    r, a = 0.5 * np.sqrt(rng.random(200)), rng.uniform(0, 2 * np.pi, 200)
+    q = np.column_stack([r * np.cos(a), r * np.sin(a)])
+    got = interpolation_matrix(pos, q) @ values
+    np.testing.assert_allclose(got, 2.0 * q[:, 0] - 3.0 * q[:, 1] + 0.5, atol=1e-9)
+    far = interpolation_matrix(pos, np.array([[2.0, 0.0]]))
+    assert np.isnan(far).all()
+
+
+def test_topomap_image_shape_mask_and_range():
+    topo = Topomap(SEEDV_CHANNELS, size_px=32)
+    values = topo.pos[:, 1]  # front-to-back gradient
+    img = topo.image(values)
+    assert img.shape == (32, 32)
+    assert np.isnan(img[0, 0]) and np.isfinite(img[16, 16])  # corner outside, centre inside
+    # Interpolation stays within the data range (convex weights).
+    assert np.nanmin(img) >= values.min() - 1e-9 and np.nanmax(img) <= values.max() + 1e-9
+    # Front (large y, last column) higher than back.
+    assert np.nanmean(img[:, -8:]) > np.nanmean(img[:, :8])
+    with pytest.raises(ValueError, match=r"one value per channel, shape \(62,\); got \(61,\)"):
+        topo.image(values[:-1])
+
+
+def test_topomap_column_orders(qtbot):
+    import pyqtgraph as pg
+
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    eeg = np.arange(310.0)
+    band = TopomapPanel(widget, SEEDV_CHANNELS, order="band-major", size_px=16)
+    np.testing.assert_array_equal(band.band_values(eeg)[2, 5], 2 * 62 + 5)
+    widget2 = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget2)
+    chan = TopomapPanel(widget2, SEEDV_CHANNELS, order="channel-major", size_px=16)
+    np.testing.assert_array_equal(chan.band_values(eeg)[2, 5], 5 * 5 + 2)
+    with pytest.raises(ValueError, match=r"order must be 'band-major'.*got 'bands'"):
+        TopomapPanel(pg.GraphicsLayoutWidget(), SEEDV_CHANNELS, order="bands")
+
+
+# -- window ------------------------------------------------------------------------------------
+def test_window_updates_from_a_worker_thread(window, qtbot):
+    labels = [0, 0, 1, 2, 4, 4, 4, 3, 4, 4]
+
+    def work():
+        for i, k in enumerate(labels):
+            window.sink.on_prediction(_pred(500.0 + i, k, conf=0.5 + 0.04 * i))
+            time.sleep(0.005)
+
+    th = threading.Thread(target=work)
+    th.start()
+    qtbot.waitUntil(lambda: window.n_predictions == len(labels), timeout=5000)
+    th.join()
+    qtbot.waitUntil(lambda: window.label_emotion.text() == "Happy", timeout=2000)
+    assert window.label_confidence.text() == "86%"
+    x, y = window.prob_panel.curves[4].getData()
+    np.testing.assert_allclose(x, np.arange(len(labels)))  # session time from the first t_end
+    expected = [0.5 + 0.04 * i if k == 4 else (1 - 0.5 - 0.04 * i) / 4 for i, k in
+                enumerate(labels)]  # fmt: skip
+    np.testing.assert_allclose(y, expected)
+    assert "end-to-end latency 20 ms" in window.label_info.text()
+
+
+def test_stale_stream_shows(window, qtbot):
+    sink = window.sink
+    sink.on_health([StreamHealth("Gaze", "connected", 120.0, 119.5, t=10.0)])
+    qtbot.waitUntil(lambda: "Gaze" in window.health_table._rows, timeout=2000)
+    assert window.health_table.status_of("Gaze") == (
+        "connected",
+        STATUS_COLORS["connected"].lower(),
+    )
+    sink.on_health([StreamHealth("Gaze", "stale", 120.0, 0.0, gaps=((10.0, 12.5),), t=12.5)])
+    qtbot.waitUntil(lambda: window.health_table.status_of("Gaze")[0] == "stale", timeout=2000)
+    assert window.health_table.status_of("Gaze")[1] == STATUS_COLORS["stale"].lower()
+    assert window.gates_panel.n_gaps == 1  # the gap is marked on the time axis
+
+
+def test_missing_modality_is_shaded_and_markers_drawn(window, qtbot):
+    sink = window.sink
+    sink.on_marker(100.0, "Sad")
+    for i in range(6):
+        flags = (Flag.EYE_MISSING,) if 2 <= i < 4 else ()
+        sink.on_prediction(_pred(100.0 + i, 2, flags=flags))
+    qtbot.waitUntil(lambda: window.n_predictions == 6, timeout=2000)
+    qtbot.waitUntil(lambda: window.prob_panel.n_markers == 1, timeout=2000)
+    _, eye_missing = window.gates_panel.eye_missing.getData()
+    np.testing.assert_array_equal(eye_missing, [0, 0, 1, 1, 0, 0])
+    _, eeg_missing = window.gates_panel.eeg_missing.getData()
+    assert not eeg_missing.any()
+    assert window.label_flags.text() == ""  # the newest prediction is clean
+    sink.on_prediction(_pred(106.0, 2, flags=(Flag.EEG_STALE,)))
+    qtbot.waitUntil(lambda: "eeg_stale" in window.label_flags.text(), timeout=2000)
+    _, eeg_missing = window.gates_panel.eeg_missing.getData()
+    assert eeg_missing[-1] == 1
+
+
+def test_features_draw_topomaps_and_pupil(window, qtbot):
+    session = FakeSession(seed=1)
+    for _ in range(5):
+        session.step(window.sink)
+    qtbot.waitUntil(lambda: window.n_predictions == 5, timeout=3000)
+    img = window.topo_panel.images[2].image
+    assert img.shape[-1] == 4 and img[..., 3].max() == 255  # painted, opaque inside the head
+    assert len(np.unique(img[..., :3].reshape(-1, 3), axis=0)) > 10
+    x, y = window.pupil_panel.p1.getData()
+    assert len(x) == 5 and np.all(np.abs(y - 3.6) < 0.5)
+
+
+def test_pause_keeps_collecting_but_freezes_the_view(window, qtbot):
+    window.sink.on_prediction(_pred(0.0, 1))
+    qtbot.waitUntil(lambda: window.n_predictions == 1, timeout=2000)
+    window.button_pause.click()
+    assert window.paused
+    for i in range(1, 4):
+        window.sink.on_prediction(_pred(float(i), 1))
+    qtbot.waitUntil(lambda: window.n_predictions == 4, timeout=2000)
+    assert len(window.prob_panel.curves[1].getData()[0]) == 1  # view frozen
+    window.button_pause.click()
+    assert not window.paused
+    assert len(window.prob_panel.curves[1].getData()[0]) == 4  # caught up on resume
+
+
+def test_bad_window_arguments_are_named():
+    with pytest.raises(ValueError, match=r"history_s must be > 0 seconds; got 0"):
+        MonitorWindow(history_s=0)
+
+
+# -- run_monitor -------------------------------------------------------------------------------
+def _counting_worker(state):
+    def start(sink):
+        stop_event = threading.Event()
+
+        def work():
+            k = 0
+            while not stop_event.wait(0.02):
+                sink.on_prediction(_pred(50.0 + 0.1 * k, k % 5))
+                k += 1
+
+        th = threading.Thread(target=work, daemon=True)
+        th.start()
+        state["thread"] = th
+
+        def stop():
+            stop_event.set()
+            th.join(2.0)
+
+        return stop
+
+    return start
+
+
+def test_run_monitor_stops_worker_when_duration_ends(qapp):
+    state = {}
+    t0 = time.monotonic()
+    code = run_monitor(_counting_worker(state), duration_s=0.6, stop_deadline_s=2.0)
+    elapsed = time.monotonic() - t0
+    assert code == 0
+    assert not state["thread"].is_alive()
+    assert elapsed < 0.6 + 2.0 + 1.5
+
+
+def test_run_monitor_reports_a_worker_that_misses_the_deadline(qapp):
+    release = threading.Event()
+
+    def start(sink):
+        return lambda: release.wait(5.0)  # ignores the request to stop
+
+    t0 = time.monotonic()
+    try:
+        code = run_monitor(start, duration_s=0.3, stop_deadline_s=0.3)
+    finally:
+        release.set()
+    assert code == 2
+    assert time.monotonic() - t0 < 0.3 + 0.3 + 1.5
+
+
+def test_run_monitor_needs_a_stop_callable(qapp):
+    with pytest.raises(TypeError, match="must return a stop\\(\\) callable; it returned NoneType"):
+        run_monitor(lambda sink: None, duration_s=0.2)
+
+
+def test_screenshot_is_not_blank_and_has_the_window_size(qapp, tmp_path):
+    from PySide6 import QtGui
+
+    path = tmp_path / "shot" / "monitor.png"
+    code = run_monitor(
+        lambda sink: start_fake_worker(sink, rate_hz=5.0, prefill_s=40.0),
+        screenshot=path,
+        screenshot_after_s=0.4,
+        duration_s=0.8,
+        window_size=(1200, 780),
+    )
+    assert code == 0
+    img = QtGui.QImage(str(path))
+    assert (img.width(), img.height()) == (1200, 780)
+    img = img.convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(780, img.bytesPerLine() // 4, 4)
+    rgb = arr[:, :1200, :3].reshape(-1, 3)
+    assert rgb.astype(float).var(axis=0).sum() > 0
+    assert len(np.unique(rgb[::7], axis=0)) > 20  # plots, text and maps, not one colour
