@@ -267,6 +267,17 @@ def pad_sequences(
     eye : ndarray, shape (B, T, n_eye), float32
     eeg_mask, eye_mask : ndarray, shape (B, T), float32
     """
+    if len(eeg_list) != len(eye_list) or len(eeg_list) == 0:
+        raise ValueError(
+            f"pad_sequences got {len(eeg_list)} EEG and {len(eye_list)} eye sequences; pass the "
+            "same positive number of each."
+        )
+    for i, (e, y) in enumerate(zip(eeg_list, eye_list)):
+        if e.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"Sequence {i} has {e.shape[0]} EEG windows but {y.shape[0]} eye windows; the "
+                "two modalities must cover the same windows."
+            )
     longest = max(x.shape[0] for x in eeg_list)
     n_t = longest if pad_to is None else max(int(pad_to), longest)
     b = len(eeg_list)
