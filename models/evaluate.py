@@ -52,14 +52,14 @@ def evaluate_model(
         score is not a test score), ``provenance`` and ``spec_mismatches`` (differences between
         the model's feature spec and the data's).
     """
-    from models import load_runtime
-    from models.seedv import load_seedv
-
     model_path = Path(model_path)
     if not model_path.is_file():
         raise FileNotFoundError(
             f"Model file {model_path} does not exist; pass a .pt written by cmt-train."
         )
+    from models import load_runtime
+    from models.seedv import load_seedv
+
     data = load_seedv(data_root, subjects=[int(subject)])
     runtime = load_runtime(model_path, device=device)
     contract = runtime.contract
