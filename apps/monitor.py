@@ -111,7 +111,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
     max_prediction_rate_hz : float
         Sizes the prediction ring buffer (``history_s * rate`` rows).
     refresh_hz : float
-        Rate of the queue-draining timer (20-30 Hz).
+        Rate of the queue-draining timer (20-30 Hz); header and health follow it.
+    max_plot_fps : float
+        Most redraws per second of the time plots and topomaps.
     title : str
 
     Attributes
@@ -134,6 +136,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         max_prediction_rate_hz: float = 10.0,
         max_gaze_rate_hz: float = 150.0,
         refresh_hz: float = 25.0,
+        max_plot_fps: float = 5.0,
         title: str = "cmt-live monitor",
     ) -> None:
         super().__init__()
@@ -143,6 +146,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
             raise ValueError(
                 f"refresh_hz must be within 1-60 Hz (20-30 advised); got {refresh_hz}."
             )
+        if not max_plot_fps > 0:
+            raise ValueError(f"max_plot_fps must be > 0 redraws per second; got {max_plot_fps}.")
         self.class_names = tuple(class_names)
         self.ch_names = tuple(ch_names)
         self.history_s = float(history_s)
@@ -160,6 +165,11 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self._last_pred: Prediction | None = None
         self._last_frame = None
         self._dirty: set[str] = set()
+        self._markers_pending: list[tuple[float, str]] = []
+        self._t_plot_drawn = -np.inf
+        self._t_text_drawn = -np.inf
+        self._header_color = ""
+        self.max_plot_fps = float(max_plot_fps)
         self._paused = False
         self.n_predictions = 0
         self.n_frames_drawn = 0
@@ -179,7 +189,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
         outer.setContentsMargins(8, 6, 8, 6)
         outer.setSpacing(6)
 
-        header = QtWidgets.QHBoxLayout()
+        # A fixed-height header: text changes there (10 per second with dense predictions)
+        # must not relayout, and so repaint, the plots below.
+        header_box = QtWidgets.QWidget()
+        header_box.setFixedHeight(64)
+        header = QtWidgets.QHBoxLayout(header_box)
+        header.setContentsMargins(0, 0, 0, 0)
         # Sizes go in style sheets: the window's sheet would override QFont sizes.
         self.label_emotion = QtWidgets.QLabel("waiting…")
         self.label_emotion.setStyleSheet(_BIG_LABEL.format(color=FOREGROUND))
@@ -188,7 +203,6 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.label_confidence.setStyleSheet("font-size: 22pt; color: #d8dade;")
         self.label_info = QtWidgets.QLabel("no prediction yet")
         self.label_info.setStyleSheet("color: #aeb3bb; font-size: 10pt;")
-        self.label_info.setWordWrap(True)
         # Long status text must not force a minimum window width.
         ignored = QtWidgets.QSizePolicy.Policy.Ignored
         self.label_info.setSizePolicy(ignored, QtWidgets.QSizePolicy.Policy.Preferred)
@@ -210,7 +224,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         header.addWidget(self.label_state)
         header.addSpacing(12)
         header.addWidget(self.button_pause)
-        outer.addLayout(header)
+        outer.addWidget(header_box)
 
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.plots = pg.GraphicsLayoutWidget()
@@ -224,6 +238,10 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.plots.ci.layout.setRowStretchFactor(2, 3)
         for p in (p_gate, p_pupil):
             p.setXLink(p_prob)
+        # Tick labels only under the bottom plot: the x axis is shared, and re-rendering tick
+        # text is the largest part of a redraw with the software rasteriser (bench_gui.py).
+        for p in (p_prob, p_gate):
+            p.getAxis("bottom").setStyle(showValues=False)
         for p in (p_prob, p_gate, p_pupil):
             p.getAxis("left").setWidth(62)
         self.prob_panel = ProbabilityPanel(p_prob, self.class_names)
@@ -292,7 +310,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         for h in health:
             if h.t:
                 self._t_last = max(self._t_last, self._rel(h.t))
-        self._dirty.add("health")
+        self._dirty.update(("health", "gaps"))
 
     def _apply_event(self, payload) -> None:
         kind, message, t = payload
@@ -309,7 +327,6 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def _apply_marker(self, payload) -> None:
         t, label = payload
-        self._markers_pending = getattr(self, "_markers_pending", [])
         self._markers_pending.append((self._rel(t), label))
         self._dirty.add("markers")
 
@@ -330,15 +347,43 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.label_state.setStyleSheet("color: #9aa0a8; font-size: 11pt;")
 
     # -- drawing ---------------------------------------------------------------------------
+    #: Records that change the time plots and topomaps (redrawn at most ``max_plot_fps``).
+    _PLOT_PARTS = frozenset({"prediction", "markers", "features", "pupil", "gaze", "gaps"})
+    #: Header and health table: text, read by people, so 10 updates a second are plenty.
+    _TEXT_PARTS = frozenset({"header", "health"})
+    MAX_TEXT_FPS = 10.0
+
     def refresh(self, force: bool = False) -> None:
-        """Redraw what changed since the last frame (everything if ``force``)."""
-        dirty = {"prediction", "header", "health", "features", "pupil", "gaze", "markers"}
-        if not force:
-            dirty, self._dirty = self._dirty, set()
-        else:
+        """Redraw what changed since the last frame (everything if ``force``).
+
+        The header and health table redraw at most ``MAX_TEXT_FPS`` times a second, the plots
+        and topomaps at most ``max_plot_fps``: with 10 minutes across ~800 px one pixel is
+        ~0.75 s, so faster redraws show nothing new and only cost CPU (bench/bench_gui.py).
+        """
+        if force:
+            dirty = set(self._PLOT_PARTS | self._TEXT_PARTS)
             self._dirty = set()
+        else:
+            dirty, self._dirty = self._dirty, set()
+            now = time.monotonic()
+            for parts, t_drawn, fps in (
+                (self._PLOT_PARTS, self._t_plot_drawn, self.max_plot_fps),
+                (self._TEXT_PARTS, self._t_text_drawn, self.MAX_TEXT_FPS),
+            ):
+                if dirty & parts and now - t_drawn < 1.0 / fps:
+                    self._dirty |= dirty & parts  # keep for a later tick
+                    dirty -= parts
         if not dirty:
             return
+        if dirty & self._TEXT_PARTS:
+            self._t_text_drawn = time.monotonic()
+        if "header" in dirty and self._last_pred is not None:
+            self._draw_header(self._last_pred)
+        if "health" in dirty and getattr(self, "_health", None):
+            self.health_table.update_health(self._health)
+        if not dirty & self._PLOT_PARTS:
+            return
+        self._t_plot_drawn = time.monotonic()
         t_min = self._t_last - self.history_s
         n = len(self.class_names)
         if "prediction" in dirty and len(self._pred):
@@ -346,13 +391,10 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.prob_panel.set_data(t, v[:, :n])
             self.gates_panel.set_data(t, v[:, n : n + 2], v[:, n + 2], v[:, n + 3])
         if "markers" in dirty:
-            for t, label in getattr(self, "_markers_pending", []):
+            for t, label in self._markers_pending:
                 self.prob_panel.add_marker(t, label)
             self._markers_pending = []
-        if "header" in dirty and self._last_pred is not None:
-            self._draw_header(self._last_pred)
-        if "health" in dirty and getattr(self, "_health", None):
-            self.health_table.update_health(self._health)
+        if "gaps" in dirty and getattr(self, "_health", None):
             for h in self._health:
                 for g0, g1 in h.gaps:
                     self.gates_panel.add_gap(h.name, self._rel(g0), self._rel(g1))
@@ -383,7 +425,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
             else FOREGROUND
         )
         self.label_emotion.setText(pred.label)
-        self.label_emotion.setStyleSheet(_BIG_LABEL.format(color=color))
+        if color != self._header_color:  # a style sheet change re-polishes the widget
+            self._header_color = color
+            self.label_emotion.setStyleSheet(_BIG_LABEL.format(color=color))
         self.label_confidence.setText(f"{pred.confidence:.0%}")
         latency_ms = (pred.t_computed - pred.t_end) * 1e3 if pred.t_computed else float("nan")
         self.label_info.setText(

@@ -55,7 +55,7 @@ STATUS_COLORS: dict[str, str] = {
 BACKGROUND = "#1b1d21"
 PANEL = "#24272d"
 FOREGROUND = "#d8dade"
-GRID_ALPHA = 0.18
+GRID = "#30343b"  # opaque: alpha-blended grid lines are slow in the software rasteriser
 
 
 class History:
@@ -128,7 +128,13 @@ class History:
 
 
 def _style_plot(plot: pg.PlotItem, *, y_label: str, y_range=(0.0, 1.0)) -> None:
-    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    # Horizontal reference lines instead of pyqtgraph's grid: its grid is redrawn per tick
+    # level with alpha and was half the plot repaint time (bench/bench_gui.py).
+    if y_range is not None:
+        for y in np.linspace(0.0, 1.0, 6)[1:]:
+            line = pg.InfiniteLine(pos=y, angle=0, movable=False, pen=pg.mkPen(GRID, width=1))
+            line.setZValue(-20)
+            plot.addItem(line)
     plot.setLabel("left", y_label, color=FOREGROUND)
     plot.setMouseEnabled(x=True, y=False)
     plot.setMenuEnabled(False)
@@ -158,10 +164,87 @@ def legend_html(title: str, entries: list[tuple[str, str, str]]) -> str:
     return "&nbsp;&nbsp;&nbsp;&nbsp;".join(parts)
 
 
+#: Samples per pixel kept by pyqtgraph's auto-downsampling (its default, 5, drew every point
+#: of a 6000-point history; line drawing dominated the redraw cost, bench/bench_gui.py).
+DOWNSAMPLE_PER_PX = 1.2
+
+
+def _curve(plot: pg.PlotItem, *args, **kwargs) -> pg.PlotDataItem:
+    return plot.plot(*args, autoDownsampleFactor=DOWNSAMPLE_PER_PX, **kwargs)
+
+
+class _AdaptiveWidth:
+    """Draw curves 2 px wide while sparse and 1 px once dense (> 2 points per pixel).
+
+    Wide lines go through Qt's stroker, which made a 10-Hz history's redraw ~1.8x slower in the
+    software rasteriser; at that density a 2-px line only thickens the noise band anyway.
+    """
+
+    def __init__(self, curves: list[pg.PlotDataItem], wide: float = 2.0):
+        self.curves = curves
+        self.wide = wide
+        self.thin: bool | None = None
+
+    def update(self, n_points: int) -> None:
+        vb = self.curves[0].getViewBox()
+        width_px = vb.width() if vb is not None else 0.0
+        thin = width_px > 0 and n_points > 2 * width_px
+        if thin != self.thin:
+            self.thin = thin
+            for c in self.curves:
+                c.setPen(pg.mkPen(c.opts["pen"].color(), width=1 if thin else self.wide))
+
+
 def _brush(color: str, alpha: int) -> QtGui.QBrush:
     c = QtGui.QColor(color)
     c.setAlpha(alpha)
     return pg.mkBrush(c)
+
+
+class RegionPool:
+    """Shaded time spans drawn from a 0/1 indicator series, with reused region items.
+
+    A flagged prediction at ``t[i]`` covers the step since the previous one, so a run of
+    flagged predictions ``i..j`` is shaded from ``t[i-1]`` (or ``t[i]`` for the first) to
+    ``t[j]``.
+
+    Parameters
+    ----------
+    plot : pyqtgraph.PlotItem
+    color : str
+    alpha : int
+        0-255.
+    max_regions : int
+        Newest runs shown; older ones (beyond the view anyway, usually) are dropped.
+    """
+
+    def __init__(self, plot: pg.PlotItem, color: str, alpha: int, max_regions: int = 64):
+        self.plot = plot
+        self.brush = _brush(color, alpha)
+        self.max_regions = int(max_regions)
+        self.items: list[pg.LinearRegionItem] = []
+        self.runs: list[tuple[float, float]] = []
+
+    def set_runs(self, t: np.ndarray, indicator: np.ndarray) -> None:
+        flagged = np.asarray(indicator) > 0.5
+        if flagged.any():
+            edges = np.diff(np.concatenate([[0], flagged.astype(np.int8), [0]]))
+            starts = np.flatnonzero(edges == 1)[-self.max_regions :]
+            ends = np.flatnonzero(edges == -1)[-self.max_regions :] - 1
+            left = t[np.maximum(starts - 1, 0)]
+            self.runs = list(zip(left.tolist(), t[ends].tolist()))
+        else:
+            self.runs = []
+        while len(self.items) < len(self.runs):
+            item = pg.LinearRegionItem(movable=False, brush=self.brush, pen=pg.mkPen(None))
+            item.setZValue(-15)
+            self.plot.addItem(item)
+            self.items.append(item)
+        for item, run in zip(self.items, self.runs):
+            item.setRegion(run)
+            item.show()
+        for item in self.items[len(self.runs) :]:
+            item.hide()
 
 
 class ProbabilityPanel:
@@ -187,13 +270,15 @@ class ProbabilityPanel:
             size="10pt",
         )
         self.curves = [
-            plot.plot([], [], pen=pg.mkPen(c, width=2), name=n)
+            _curve(plot, [], [], pen=pg.mkPen(c, width=2), name=n)
             for c, n in zip(colors, self.class_names)
         ]
+        self._width = _AdaptiveWidth(self.curves)
         self._markers: deque = deque()
         self.max_markers = int(max_markers)
 
     def set_data(self, t: np.ndarray, probs: np.ndarray) -> None:
+        self._width.update(len(t))
         for i, curve in enumerate(self.curves):
             curve.setData(t, probs[:, i])
 
@@ -261,36 +346,22 @@ class GatesPanel:
             ),
             size="10pt",
         )
-        # Missing-modality shading: a 0/1 step curve filled down to 0. One item each, so the
-        # cost does not grow with the number of outages.
-        self.eeg_missing = plot.plot(
-            [],
-            [],
-            pen=pg.mkPen(None),
-            fillLevel=0.0,
-            brush=_brush(GATE_COLORS[0], 70),
-            stepMode="left",
-            name="EEG missing",
-        )
-        self.eye_missing = plot.plot(
-            [],
-            [],
-            pen=pg.mkPen(None),
-            fillLevel=0.0,
-            brush=_brush(GATE_COLORS[1], 60),
-            stepMode="left",
-            name="eye missing",
-        )
-        self.eeg = plot.plot([], [], pen=pg.mkPen(GATE_COLORS[0], width=2), name="EEG gate")
-        self.eye = plot.plot([], [], pen=pg.mkPen(GATE_COLORS[1], width=2), name="eye gate")
+        # Missing-modality shading: one rectangle per run of flagged predictions, from a pool
+        # of reused items (no per-frame allocation; bounded by the runs in the view).
+        self.eeg_missing = RegionPool(plot, GATE_COLORS[0], 70)
+        self.eye_missing = RegionPool(plot, GATE_COLORS[1], 60)
+        self.eeg = _curve(plot, [], [], pen=pg.mkPen(GATE_COLORS[0], width=2), name="EEG gate")
+        self.eye = _curve(plot, [], [], pen=pg.mkPen(GATE_COLORS[1], width=2), name="eye gate")
+        self._width = _AdaptiveWidth([self.eeg, self.eye])
         self._gaps: dict[tuple[str, float], pg.LinearRegionItem] = {}
         self.max_gaps = int(max_gaps)
 
     def set_data(self, t, gates, eeg_missing, eye_missing) -> None:
+        self._width.update(len(t))
         self.eeg.setData(t, gates[:, 0])
         self.eye.setData(t, gates[:, 1])
-        self.eeg_missing.setData(t, eeg_missing)
-        self.eye_missing.setData(t, eye_missing)
+        self.eeg_missing.set_runs(t, eeg_missing)
+        self.eye_missing.set_runs(t, eye_missing)
 
     def add_gap(self, stream: str, t0: float, t1: float) -> bool:
         """Shade a stream gap ``[t0, t1]`` (session seconds); False if already shown."""
@@ -331,30 +402,28 @@ class PupilPanel:
             ),
             size="10pt",
         )
-        self.raw = plot.plot([], [], pen=pg.mkPen("#6f7580", width=1), name="raw pupil (mean of 2)")
-        self.p1 = plot.plot(
+        self.raw = _curve(
+            plot, [], [], pen=pg.mkPen("#6f7580", width=1), name="raw pupil (mean of 2)"
+        )
+        self.p1 = _curve(
+            plot,
             [],
             [],
             pen=pg.mkPen(OKABE_ITO["sky_blue"], width=2),
-            symbol="o",
-            symbolSize=4,
-            symbolBrush=OKABE_ITO["sky_blue"],
-            symbolPen=None,
             name="pupil 1 mean / window",
         )
-        self.p2 = plot.plot(
+        self.p2 = _curve(
+            plot,
             [],
             [],
             pen=pg.mkPen(OKABE_ITO["orange"], width=2),
-            symbol="o",
-            symbolSize=4,
-            symbolBrush=OKABE_ITO["orange"],
-            symbolPen=None,
             name="pupil 2 mean / window",
         )
         plot.setLabel("bottom", "session time (s)", color=FOREGROUND)
+        self._width = _AdaptiveWidth([self.p1, self.p2])
 
     def set_features(self, t, pupil_means) -> None:
+        self._width.update(len(t))
         self.p1.setData(t, pupil_means[:, 0], connect="finite")
         self.p2.setData(t, pupil_means[:, 1], connect="finite")
 
