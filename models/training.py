@@ -43,7 +43,7 @@ logger = logging.getLogger("cmt_live")
 #: Training presets; ``seed`` is the seed repository's published configuration.
 TRAIN_PRESETS: dict[str, dict] = {
     "seed": dict(epochs=50, batch_size=32, lr=1e-4, weight_decay=1e-4, domain_weight=0.1),
-    "small": dict(epochs=12, batch_size=32, lr=5e-4, weight_decay=1e-4, domain_weight=0.1),
+    "small": dict(epochs=10, batch_size=32, lr=5e-4, weight_decay=1e-4, domain_weight=0.1),
     "tiny": dict(epochs=2, batch_size=16, lr=1e-3, weight_decay=1e-4, domain_weight=0.1),
 }
 
@@ -439,6 +439,11 @@ def train_model(
     """
     from models import CrossModalTransformer
 
+    if len(train_trials) == 0 or len(val_trials) == 0:
+        raise ValueError(
+            f"train_model needs training and validation trials; got {len(train_trials)} and "
+            f"{len(val_trials)}. Check the subjects of the split."
+        )
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     n_epochs = int(cfg.epochs if epochs is None else epochs)
     seed = cfg.seed if seed is None else int(seed)
