@@ -30,13 +30,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 FPS = 30.0
 
 
-def run_case(name: str, rate_hz: float, forced: bool, seconds: float, history_s: float) -> dict:
+def run_case(
+    name: str, rate_hz: float, forced: bool, seconds: float, history_s: float, plot_fps: float
+) -> dict:
     from apps._qt import QtCore, QtWidgets
     from apps.fake import FakeSession
     from apps.monitor import MonitorWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["bench_gui"])
-    win = MonitorWindow(history_s=history_s, refresh_hz=FPS)
+    win = MonitorWindow(history_s=history_s, refresh_hz=FPS, max_plot_fps=plot_fps)
     win.resize(1500, 920)
     win.show()
     session = FakeSession(0, step_s=1.0 / rate_hz, eye_outage=(300.0, 320.0))
@@ -95,16 +97,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="measured wall time per case")
     ap.add_argument("--history", type=float, default=600.0, help="seconds of history")
     ap.add_argument("--cases", default="live-1hz,dense-10hz,full-redraw")
+    ap.add_argument("--max-plot-fps", type=float, default=5.0, help="MonitorWindow.max_plot_fps")
     args = ap.parse_args()
     cases = {"live-1hz": (1.0, False), "dense-10hz": (10.0, False), "full-redraw": (1.0, True)}
     print(
         f"bench_gui: {platform.machine()}, {os.cpu_count()} cores, load avg "
         f"{os.getloadavg()[0]:.2f}, QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']}, window "
-        f"1500x920, history {args.history:.0f} s, timer {FPS:.0f} Hz"
+        f"1500x920, history {args.history:.0f} s, timer {FPS:.0f} Hz, max_plot_fps "
+        f"{args.max_plot_fps:g}"
     )
     for name in args.cases.split(","):
         rate, forced = cases[name]
-        r = run_case(name, rate, forced, args.seconds, args.history)
+        r = run_case(name, rate, forced, args.seconds, args.history, args.max_plot_fps)
         print(
             f"{r['case']:12s} preds={r['predictions_in_history']:5d} "
             f"gaze={r['gaze_samples_in_history']:6d} frames/s={r['ticks_per_s']:5.1f} "
