@@ -1,0 +1,99 @@
+"""LOSO wall time and accuracy of a training preset on simulated SEED-V features.
+
+Usage::
+
+    python bench/bench_train.py --data /tmp/sim16 [--preset small] [--folds 2] [--threads 1]
+
+``--data`` is a directory written by ``cmt-sim dataset --out DIR --subjects 16 --trial-scale 1``
+(created here with ``--make-data`` when missing). With ``--folds K`` only K folds run and the
+full-LOSO time is extrapolated as ``(n_subjects + 1) * mean fold time`` (the +1 is the
+deployment model); the printout says which figure was measured and which estimated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--make-data", action="store_true", help="run cmt-sim dataset if missing")
+    p.add_argument("--subjects", type=int, default=16)
+    p.add_argument("--trial-scale", type=float, default=1.0)
+    p.add_argument("--preset", default="small")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--folds", type=int, help="run K folds and extrapolate")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if not args.data.is_dir():
+        if not args.make_data:
+            sys.exit(f"{args.data} does not exist; pass --make-data to simulate it.")
+        from cmt_live.cli.sim import main as sim_main
+
+        t0 = time.perf_counter()
+        rc = sim_main(
+            [
+                *("dataset", "--out", str(args.data), "--subjects", str(args.subjects)),
+                *("--trial-scale", str(args.trial_scale), "--no-progress"),
+            ]
+        )
+        if rc:
+            return rc
+        print(f"simulated dataset: {time.perf_counter() - t0:.0f} s")
+
+    from models.seedv import load_seedv
+    from models.training import TrainConfig, run_loso
+
+    data = load_seedv(args.data)
+    cfg = TrainConfig.from_preset(args.preset, epochs=args.epochs)
+    out = args.out or Path(tempfile.mkdtemp(prefix="bench_train_"))
+    t0 = time.perf_counter()
+    metrics = run_loso(
+        data, out, cfg, folds_limit=args.folds, device="cpu", final=args.folds is None
+    )
+    wall = time.perf_counter() - t0
+    s = metrics["summary"]
+    fold_s = [f["wall_s"] for f in metrics["folds"]]
+    n = len(data.subjects)
+    print(
+        f"preset {args.preset} ({cfg.epochs} epochs), {n} subjects, "
+        f"{metrics['data']['n_windows']} windows, torch threads {args.threads}, "
+        f"load avg {os.getloadavg()[0]:.1f}"
+    )
+    print(f"fold training times (s): {', '.join(f'{x:.0f}' for x in fold_s)}")
+    if args.folds is None:
+        print(f"full LOSO + deployment model: {wall:.0f} s measured ({wall / 60:.1f} min)")
+    else:
+        per = wall / len(fold_s)
+        print(
+            f"{len(fold_s)} folds in {wall:.0f} s; full LOSO + deployment ESTIMATED "
+            f"{per * (n + 1):.0f} s ({per * (n + 1) / 60:.1f} min)"
+        )
+    acc = s["trial_acc"]
+    print(f"trial accuracy {100 * acc['mean']:.1f}% ± {100 * acc['std']:.1f}% (chance 20%)")
+    print(
+        f"EEG only {100 * s['trial_acc_eeg_only']['mean']:.1f}%, eye only "
+        f"{100 * s['trial_acc_eye_only']['mean']:.1f}%"
+    )
+    print(
+        "streaming: "
+        + json.dumps({L: round(100 * d["mean"], 1) for L, d in s["streaming_acc"].items()})
+    )
+    print(f"run folder: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
