@@ -155,7 +155,7 @@ def test_topomap_image_shape_mask_and_range():
 
 
 def test_topomap_column_orders(qtbot):
-    import pyqtgraph as pg
+    from apps._qt import pg
 
     widget = pg.GraphicsLayoutWidget()
     qtbot.addWidget(widget)
@@ -314,7 +314,7 @@ def test_run_monitor_needs_a_stop_callable(qapp):
 
 
 def test_screenshot_is_not_blank_and_has_the_window_size(qapp, tmp_path):
-    from PySide6 import QtGui
+    from apps._qt import QtGui
 
     path = tmp_path / "shot" / "monitor.png"
     code = run_monitor(
