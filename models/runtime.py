@@ -1,0 +1,334 @@
+"""Load a model file (TorchScript ``.pt`` or ``torch.export`` ``.pt2``) and predict from raw
+features.
+
+Why the settings:
+
+- threads: 1 by default on machines with <= 4 cores — with 2 intra-op threads the batch-1
+  latency collapsed under CPU contention on the development machine;
+- warm-up: the first calls of a scripted module profile and optimise the graph (240-320 ms
+  each), so several calls run at load, at the exact shape live use will send;
+- ``torch.no_grad`` rather than ``torch.inference_mode``: scripted modules fail under the
+  latter;
+- inputs are always padded (mask 0) to ``contract.context_len``: one shape means one optimised
+  graph (a new T would re-profile mid-session), and the default variant's outputs do not depend
+  on padding (the seed variant was trained on padded sequences anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .contract import ModelContract
+from .export import CONTRACT_FILE
+
+logger = logging.getLogger("cmt_live")
+
+#: Warm-up calls at load (the profiling executor optimises after the first two).
+N_WARMUP = 5
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"``."""
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(
+                f"device={device!r} is invalid; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+            ) from err
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r} is invalid; use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was asked for but CUDA is not available here; use "
+            "device='cpu' or 'auto'."
+        )
+    return dev
+
+
+def default_threads() -> int | None:
+    """1 on machines with <= 4 cores, else None (leave torch's default)."""
+    return 1 if (os.cpu_count() or 1) <= 4 else None
+
+
+class Runtime:
+    """A loaded model file: contract + compiled module on one device.
+
+    Attributes
+    ----------
+    contract : ModelContract
+    device : torch.device
+    kind : {"torchscript", "pt2"}
+    path : Path
+    warmup_ms : list of float
+        Duration of each warm-up call at load, ms.
+    """
+
+    def __init__(
+        self,
+        module,
+        contract: ModelContract,
+        device: torch.device,
+        kind: str,
+        path: Path,
+    ) -> None:
+        self._module = module
+        self.contract = contract
+        self.device = device
+        self.kind = kind
+        self.path = Path(path)
+        self.warmup_ms: list[float] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"Runtime({self.path.name!r}, kind={self.kind!r}, device={self.device}, "
+            f"context_len={self.contract.context_len})"
+        )
+
+    # ------------------------------------------------------------------ input handling
+    def _prepare(self, eeg, eye, eeg_mask, eye_mask) -> tuple[torch.Tensor, ...]:
+        cfg = self.contract.config
+        eeg = np.asarray(eeg, dtype=np.float32)
+        eye = np.asarray(eye, dtype=np.float32)
+        if eeg.ndim != 3 or eeg.shape[2] != cfg.n_eeg:
+            raise ValueError(
+                f"eeg has shape {eeg.shape}; expected (batch, n_windows, {cfg.n_eeg}) raw DE "
+                "features in the contract's column order."
+            )
+        if eye.ndim != 3 or eye.shape[2] != cfg.n_eye or eye.shape[:2] != eeg.shape[:2]:
+            raise ValueError(
+                f"eye has shape {eye.shape}; expected {(*eeg.shape[:2], cfg.n_eye)} (same batch "
+                "and n_windows as eeg)."
+            )
+        b, t = eeg.shape[:2]
+        if t == 0 or b == 0:
+            raise ValueError(
+                f"Got {b} sequences of {t} windows; pass at least one window (mask 0 marks a "
+                "missing modality)."
+            )
+        masks = []
+        for name, m in (("eeg_mask", eeg_mask), ("eye_mask", eye_mask)):
+            m = np.ones((b, t), np.float32) if m is None else np.asarray(m, dtype=np.float32)
+            if m.shape != (b, t):
+                raise ValueError(
+                    f"{name} has shape {m.shape}; expected {(b, t)} (1 real, 0 missing)."
+                )
+            masks.append(m)
+        L = self.contract.context_len
+        if t > L:  # keep the most recent windows
+            eeg, eye = eeg[:, -L:], eye[:, -L:]
+            masks = [m[:, -L:] for m in masks]
+        elif t < L:
+            pad = L - t
+            eeg = np.pad(eeg, ((0, 0), (0, pad), (0, 0)))
+            eye = np.pad(eye, ((0, 0), (0, pad), (0, 0)))
+            masks = [np.pad(m, ((0, 0), (0, pad))) for m in masks]
+        return tuple(
+            torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
+            for a in (eeg, eye, masks[0], masks[1])
+        )
+
+    def _run(self, inputs) -> dict:
+        with torch.no_grad():
+            return self._module(*inputs)
+
+    # ------------------------------------------------------------------------ public API
+    def predict_batch(
+        self,
+        eeg: np.ndarray,
+        eye: np.ndarray,
+        eeg_mask: np.ndarray | None = None,
+        eye_mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities and modality gates of a batch of sequences.
+
+        Parameters
+        ----------
+        eeg : ndarray, shape (B, T, n_eeg)
+            Raw DE features (not normalised), oldest window first.
+        eye : ndarray, shape (B, T, n_eye)
+            Raw eye features.
+        eeg_mask, eye_mask : ndarray, shape (B, T), optional
+            1 for a real window, 0 for a missing one (default all 1). Masked windows may hold
+            anything (NaN included); they are ignored.
+
+        Returns
+        -------
+        probs : ndarray, shape (B, n_classes), float32
+            In ``contract.class_names`` order.
+        gates : ndarray, shape (B, 2), float32
+            Modality weights (EEG, eye), rows sum to 1.
+
+        Notes
+        -----
+        Only the last ``contract.context_len`` windows are used; shorter sequences are padded.
+        """
+        out = self._run(self._prepare(eeg, eye, eeg_mask, eye_mask))
+        return (
+            out["probs"].float().cpu().numpy(),
+            out["gates"].float().cpu().numpy(),
+        )
+
+    def predict(
+        self,
+        eeg: np.ndarray,
+        eye: np.ndarray,
+        eeg_mask: np.ndarray | None = None,
+        eye_mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One sequence: eeg (T, n_eeg), eye (T, n_eye), masks (T,) -> probs (C,), gates (2,).
+
+        See :meth:`predict_batch`.
+        """
+        eeg = np.asarray(eeg, dtype=np.float32)
+        eye = np.asarray(eye, dtype=np.float32)
+        if eeg.ndim != 2 or eye.ndim != 2:
+            raise ValueError(
+                f"predict takes one sequence: eeg (n_windows, n_eeg) and eye (n_windows, n_eye); "
+                f"got shapes {eeg.shape} and {eye.shape}. Use predict_batch for batches."
+            )
+        em = None if eeg_mask is None else np.asarray(eeg_mask, np.float32)[None]
+        ym = None if eye_mask is None else np.asarray(eye_mask, np.float32)[None]
+        probs, gates = self.predict_batch(eeg[None], eye[None], em, ym)
+        return probs[0], gates[0]
+
+    def warm_up(self, n_calls: int = N_WARMUP) -> list[float]:
+        """Run ``n_calls`` dummy predictions at (1, context_len); returns their ms."""
+        cfg = self.contract.config
+        L = self.contract.context_len
+        eeg = np.broadcast_to(self.contract.norm["eeg_mean"], (1, L, cfg.n_eeg))
+        eye = np.broadcast_to(self.contract.norm["eye_mean"], (1, L, cfg.n_eye))
+        inputs = self._prepare(eeg, eye, None, None)
+        times = []
+        for _ in range(n_calls):
+            t0 = time.perf_counter()
+            out = self._run(inputs)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            times.append((time.perf_counter() - t0) * 1e3)
+            if not bool(torch.isfinite(out["probs"]).all()):
+                raise RuntimeError(
+                    f"{self.path}: the model gives non-finite probabilities on the feature "
+                    "means; the file is corrupt or was exported from a diverged training."
+                )
+        self.warmup_ms = times
+        return times
+
+
+def _bad_file(path: Path, err: Exception) -> ValueError:
+    return ValueError(
+        f"{path} is not a readable cmt-live model file ({type(err).__name__}: {err}). "
+        "Export one with models.export_torchscript (.pt) or models.export_pt2 (.pt2); "
+        "cmt-train writes them under its run folder."
+    )
+
+
+def _no_contract(path: Path) -> ValueError:
+    return ValueError(
+        f"{path} has no embedded {CONTRACT_FILE}: it was not written by "
+        "models.export_torchscript / models.export_pt2. Re-export the model with its contract "
+        "(cmt-train does this for every fold)."
+    )
+
+
+def _read_contract(path: Path, raw) -> ModelContract:
+    if not raw:
+        raise _no_contract(path)
+    try:
+        return ModelContract.from_json(raw)
+    except ValueError as err:
+        raise ValueError(f"{path}: embedded {CONTRACT_FILE} is invalid: {err}") from err
+
+
+def _load_torchscript(path: Path, device: torch.device):
+    extra = {CONTRACT_FILE: ""}
+    try:
+        module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+    except (RuntimeError, ValueError, zipfile.BadZipFile) as err:
+        raise _bad_file(path, err) from err
+    contract = _read_contract(path, extra[CONTRACT_FILE])
+    module.eval()
+    return module, contract
+
+
+def _load_pt2(path: Path, device: torch.device):
+    extra = {CONTRACT_FILE: ""}
+    try:
+        program = torch.export.load(str(path), extra_files=extra)
+    except (RuntimeError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        raise _bad_file(path, err) from err
+    contract = _read_contract(path, extra[CONTRACT_FILE])
+    if device.type != "cpu":
+        from torch.export.passes import move_to_device_pass
+
+        program = move_to_device_pass(program, device)
+    return program.module(), contract
+
+
+def load_runtime(
+    path: str | os.PathLike,
+    *,
+    device: str | torch.device = "auto",
+    threads: int | None = None,
+    warmup: int = N_WARMUP,
+) -> Runtime:
+    """Load a model file for prediction.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.pt2`` -> ``torch.export.load``; anything else -> ``torch.jit.load``.
+    device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device
+        ``"auto"``: CUDA when available, else CPU.
+    threads : int | None
+        ``torch.set_num_threads`` (process-wide). None: 1 on machines with <= 4 cores, else
+        torch's default.
+    warmup : int
+        Dummy calls at load (0 to skip).
+
+    Returns
+    -------
+    Runtime
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Model file {path} does not exist; check the path (cmt-train "
+            "writes model.pt and fold_*.pt in its run folder)."
+        )
+    dev = resolve_device(device)
+    if threads is None:
+        threads = default_threads()
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads={threads!r} is invalid; use a positive integer or None.")
+        torch.set_num_threads(threads)
+    if path.suffix == ".pt2":
+        module, contract = _load_pt2(path, dev)
+        kind = "pt2"
+    else:
+        module, contract = _load_torchscript(path, dev)
+        kind = "torchscript"
+    rt = Runtime(module, contract, dev, kind, path)
+    if warmup:
+        rt.warm_up(warmup)
+        logger.info(
+            "loaded %s (%s) on %s, %d thread(s); warm-up %s ms",
+            path,
+            kind,
+            dev,
+            torch.get_num_threads(),
+            ", ".join(f"{t:.1f}" for t in rt.warmup_ms),
+        )
+    return rt
