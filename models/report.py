@@ -196,6 +196,10 @@ def plot_curves(metrics: dict, path: Path) -> None:
         ax1.plot(ep, [h["train_loss"] for h in r["history"]], lw=1, label=lab)
         ax2.plot(ep, [100 * h["val_acc"] for h in r["history"]], lw=1, label=lab)
         ax2.plot(r["best_epoch"], 100 * r["best_val_acc"], "k.", ms=4)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("training loss (CE + w·domain)")
     ax2.set_xlabel("epoch")
