@@ -1,0 +1,265 @@
+"""Model benchmark: batch-1 latency per backend and training throughput per preset.
+
+Run from the repository root::
+
+    .venv/bin/python bench/bench_model.py            # ~1-2 min on 2 cores
+    .venv/bin/python bench/bench_model.py --quick    # fewer calls, no seed-size training
+    .venv/bin/python bench/bench_model.py --device cuda   # also CUDA (when present)
+
+Latency: one sequence of L windows (L in 1, 16, 74) through the inference module that model
+files contain (normalisation + model, raw features in, probs and gates out), for d_model 256
+(``ModelConfig.preset("default")``, the live default) and 512 (the seed's size), three
+backends:
+
+- eager: the Python module under ``torch.no_grad``;
+- TorchScript: ``models.export_torchscript`` (scripted + frozen) loaded with ``torch.jit.load``
+  — the shipped backend;
+- torch.export: ``models.export_pt2`` loaded with ``torch.export.load(...).module()``.
+
+CPU figures use one intra-op thread (what ``models.load_runtime`` picks on small machines).
+Backends are interleaved round by round so that load from other processes hits them alike;
+p50 and p99 are over all timed calls. ``runtime.predict`` adds the numpy side (padding to the
+context, conversion) on top of the TorchScript call: its own line.
+
+Training: optimizer steps per second (AdamW, ``train_forward`` with the domain head, batch
+32, T = 74 — full-length trials, the worst case) per model preset; on CUDA with AMP.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from cmt_live.records import CLASS_NAMES  # noqa: E402
+from features.spec import FeatureSpec  # noqa: E402
+from models import (  # noqa: E402
+    CrossModalTransformer,
+    ModelConfig,
+    ModelContract,
+    export_pt2,
+    export_torchscript,
+    load_runtime,
+)
+from models.export import InferenceModule  # noqa: E402
+
+TARGET_P99_MS = 6.0  # issue 3: L = 16, d256, shipped backend (TorchScript), CPU
+LENGTHS = (1, 16, 74)
+
+
+def _contract(cfg: ModelConfig, context_len: int) -> ModelContract:
+    rng = np.random.default_rng(0)
+    norm = {
+        "eeg_mean": rng.normal(size=cfg.n_eeg).astype(np.float32),
+        "eeg_std": rng.uniform(0.5, 2, cfg.n_eeg).astype(np.float32),
+        "eye_mean": rng.normal(size=cfg.n_eye).astype(np.float32),
+        "eye_std": rng.uniform(0.5, 2, cfg.n_eye).astype(np.float32),
+    }
+    return ModelContract(FeatureSpec(), norm, CLASS_NAMES, context_len, cfg, {"bench": True})
+
+
+def _inputs(cfg: ModelConfig, length: int, device: torch.device):
+    g = torch.Generator().manual_seed(length)
+    return tuple(
+        a.to(device)
+        for a in (
+            torch.randn(1, length, cfg.n_eeg, generator=g),
+            torch.randn(1, length, cfg.n_eye, generator=g),
+            torch.ones(1, length),
+            torch.ones(1, length),
+        )
+    )
+
+
+def _percentiles(ms: list[float]) -> tuple[float, float]:
+    a = np.asarray(ms)
+    return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+
+
+def bench_latency(
+    preset: str, device: torch.device, calls: int, tmp: Path, budget_s: float
+) -> list[dict]:
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset(preset)
+    model = CrossModalTransformer(cfg).eval()
+    contract = _contract(cfg, 16)
+    ts_path = export_torchscript(model, contract, tmp / f"{preset}.pt")
+    pt2_path = export_pt2(model, contract, tmp / f"{preset}.pt2")
+    backends = {
+        "eager": InferenceModule(model, contract.norm).to(device).eval(),
+        "torchscript": torch.jit.load(str(ts_path), map_location=device),
+    }
+    program = torch.export.load(str(pt2_path))
+    if device.type != "cpu":
+        from torch.export.passes import move_to_device_pass
+
+        program = move_to_device_pass(program, device)
+    backends["torch.export"] = program.module()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    rows = []
+    rounds = 10
+    for length in LENGTHS:
+        x = _inputs(cfg, length, device)
+        times: dict[str, list[float]] = {name: [] for name in backends}
+        with torch.no_grad():
+            for fn in backends.values():  # warm-up: TorchScript profiles, then optimises
+                for _ in range(8):
+                    fn(*x)
+            sync()
+            t0 = time.perf_counter()
+            backends["eager"](*x)
+            sync()
+            # At most `calls` per backend, fewer for slow cases: ~budget_s each.
+            est_ms = (time.perf_counter() - t0) * 1e3
+            per_round = max(2, min(calls, int(budget_s * 1e3 / max(est_ms, 1e-3))) // rounds)
+            for _ in range(rounds):
+                for name, fn in backends.items():
+                    for _ in range(per_round):
+                        t0 = time.perf_counter()
+                        fn(*x)
+                        sync()
+                        times[name].append((time.perf_counter() - t0) * 1e3)
+        for name, ms in times.items():
+            p50, p99 = _percentiles(ms)
+            rows.append(
+                {
+                    "d": cfg.d_model,
+                    "L": length,
+                    "backend": name,
+                    "p50": p50,
+                    "p99": p99,
+                    "n": len(ms),
+                }
+            )
+    # The shipped path end to end: numpy in, Runtime pads to the context and converts.
+    p50 = next(r["p50"] for r in rows if r["L"] == 16 and r["backend"] == "torchscript")
+    rt = load_runtime(ts_path, device=device, threads=torch.get_num_threads())
+    rng = np.random.default_rng(0)
+    eeg = rng.normal(size=(16, cfg.n_eeg)).astype(np.float32)
+    eye = rng.normal(size=(16, cfg.n_eye)).astype(np.float32)
+    m = np.ones(16, np.float32)
+    ms = []
+    for _ in range(max(20, min(calls, int(budget_s * 1e3 / max(p50, 1e-3))))):
+        t0 = time.perf_counter()
+        rt.predict(eeg, eye, m, m)
+        ms.append((time.perf_counter() - t0) * 1e3)
+    p50, p99 = _percentiles(ms)
+    rows.append(
+        {
+            "d": cfg.d_model,
+            "L": 16,
+            "backend": "runtime.predict",
+            "p50": p50,
+            "p99": p99,
+            "n": len(ms),
+        }
+    )
+    return rows
+
+
+def bench_training(preset: str, device: torch.device, steps: int) -> float:
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset(preset)
+    model = CrossModalTransformer(cfg).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    g = torch.Generator().manual_seed(0)
+    b, t = 32, cfg.max_len
+    eeg = torch.randn(b, t, cfg.n_eeg, generator=g).to(device)
+    eye = torch.randn(b, t, cfg.n_eye, generator=g).to(device)
+    mask = torch.ones(b, t, device=device)
+    y = torch.randint(0, cfg.n_classes, (b,), generator=g).to(device)
+    dom = torch.randint(0, cfg.n_domains, (b,), generator=g).to(device)
+    ce = torch.nn.CrossEntropyLoss()
+
+    def step():
+        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+            out = model.train_forward(eeg, eye, mask, mask, 0.5)
+        loss = ce(out["logits"].float(), y) + 0.1 * ce(out["domain_logits"].float(), dom)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(opt)
+        scaler.update()
+
+    step()  # allocator and kernels warm
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer calls; skip seed-size training")
+    p.add_argument("--calls", type=int, default=200, help="most timed calls per backend and L")
+    p.add_argument(
+        "--budget-s", type=float, default=1.5, help="time per backend and L (fewer calls if slow)"
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda, or both (cpu,cuda)")
+    p.add_argument("--threads", type=int, default=1, help="CPU intra-op threads (default 1)")
+    args = p.parse_args(argv)
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\..*is deprecated")
+    torch.set_num_threads(args.threads)
+    calls = 60 if args.quick else args.calls
+    budget_s = 0.5 if args.quick else args.budget_s
+    devices = []
+    for name in args.device.split(","):
+        if name == "cuda" and not torch.cuda.is_available():
+            print("CUDA not available: skipping CUDA figures", file=sys.stderr)
+            continue
+        devices.append(torch.device(name))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), cpus={os.cpu_count()}")
+    shipped = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for dev in devices:
+            print(f"\n== batch-1 latency on {dev} (ms) ==")
+            print(f"{'d_model':>7} {'L':>3} {'backend':>16} {'p50':>8} {'p99':>8} {'n':>5}")
+            for preset in ("default", "seed"):
+                for r in bench_latency(preset, dev, calls, Path(tmp), budget_s):
+                    print(
+                        f"{r['d']:>7} {r['L']:>3} {r['backend']:>16} {r['p50']:8.2f} "
+                        f"{r['p99']:8.2f} {r['n']:>5}"
+                    )
+                    if (dev.type, r["d"], r["L"], r["backend"]) == ("cpu", 256, 16, "torchscript"):
+                        shipped = r
+    if shipped is not None:
+        verdict = "meets" if shipped["p99"] <= TARGET_P99_MS else "MISSES"
+        print(
+            f"\ntarget: L=16, d256, TorchScript, CPU, {args.threads} thread: "
+            f"p99 {shipped['p99']:.2f} ms {verdict} <= {TARGET_P99_MS} ms"
+        )
+    presets = ["tiny", "small", "default"] + ([] if args.quick else ["seed"])
+    for dev in devices:
+        amp = ", AMP" if dev.type == "cuda" else ""
+        print(f"\n== training steps/s on {dev} (batch 32, T=74{amp}) ==")
+        for preset in presets:
+            steps = 2 if (dev.type == "cpu" and preset in ("default", "seed")) else 10
+            rate = bench_training(preset, dev, steps)
+            cfg = ModelConfig.preset(preset)
+            n_params = sum(p.numel() for p in CrossModalTransformer(cfg).parameters())
+            print(
+                f"{preset:>8} (d{cfg.d_model}, {n_params / 1e6:.2f} M params): {rate:7.2f} steps/s"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
