@@ -14,6 +14,7 @@ from .constants import (
     SEEDV_CHANNELS,
 )
 from .de import StreamingDE, de_features
+from .eye import detect_events, eye_features, pixels_to_degrees
 from .lds import CausalLDS, apply_lds
 from .preprocess import StreamingPreprocessor, preprocess_batch
 from .spec import FeatureSpec
@@ -32,5 +33,8 @@ __all__ = [
     "StreamingPreprocessor",
     "apply_lds",
     "de_features",
+    "detect_events",
+    "eye_features",
+    "pixels_to_degrees",
     "preprocess_batch",
 ]
