@@ -7,11 +7,13 @@ Definitions (``p`` is the window's nominal sample period, the median of its posi
 steps):
 
 - **Sample time.** Sample ``i`` stands for the interval from half-way to its previous sample to
-  half-way to its next one. Across a *gap* (a step longer than :data:`GAP_FACTOR` ``* p``: no
-  samples arrived, e.g. a network dropout) and at the ends of the data, the sample stands for
-  ``p / 2`` on that side. Intervals are clipped to the analysed window. Every event's onset,
-  offset and duration, and a window's coverage, are sums of these intervals, so durations are
-  correct to within one sample period at any rate and with jitter.
+  half-way to its next one. Across a *gap* (a step longer than :data:`GAP_FACTOR` ``* p`` and
+  :data:`GAP_MIN_MS`: no samples arrived, e.g. a network dropout) and at the ends of the
+  data, the sample stands for ``p / 2`` on that side. Intervals are clipped to the analysed
+  window. Event onsets, offsets and durations, and a window's coverage, come from these
+  intervals, so each event edge is within half the local sample spacing of the truth (plus,
+  for saccade edges, the time the movement needs to cross the velocity threshold) at any
+  rate and with jitter.
 - **Valid sample.** ``valid`` (when given) is true *and* x and y are finite.
 - **Invalid runs.** Consecutive invalid samples, by sample index (a gap inside an invalid run
   belongs to it: the eye was lost on both sides). A run of :data:`BLINK_MIN_MS` to
@@ -33,7 +35,10 @@ steps):
   surrounding slow run). A fast run that touches an invalid sample or a gap is the eyelid
   artefact of a blink or a loss of track and is not a saccade. Amplitude: the distance from
   the last sample before the run to the first sample after it (the run's own end samples at
-  the window edge), degrees.
+  the window edge), degrees. A fast step between two slow samples (no sample fell inside
+  the saccade: a saccade shorter than about two periods at a low rate, or next to a dropped
+  sample) is a saccade too, from the first sample to the second, if that step is at least
+  :data:`MIN_SACCADE_MS` long.
 - **Fixations.** Runs of slow samples at least :data:`MIN_FIXATION_MS` long (shorter ones are
   left unclassified). Dispersion X / Y: ``max - min`` of x / y over the fixation's samples,
   degrees. A blink inside a fixation splits it in two.
@@ -69,10 +74,13 @@ MIN_SACCADE_MS = 10.0
 #: Shortest fixation, ms (Olsen 2012's "discard short fixations" default): slow runs shorter
 #: than this between two saccades, or next to a blink, are not fixations.
 MIN_FIXATION_MS = 60.0
-#: A time step longer than this many nominal sample periods is a gap (missing samples): it
-#: breaks velocity and fixations and counts as no data. Three periods bridges one or two
-#: dropped samples and timestamp jitter but not a real dropout.
-GAP_FACTOR = 3.0
+#: A time step longer than this many nominal sample periods, and longer than
+#: :data:`GAP_MIN_MS`, is a gap (missing samples): it breaks velocity and fixations and
+#: counts as no data. 3.5 periods bridges one or two dropped samples with jitter.
+GAP_FACTOR = 3.5
+#: Shortest gap, ms: at high rates a few dropped samples (< 40 ms, shorter than any blink)
+#: are bridged like at low rates; a saccade hidden in such a hole shows as a fast step.
+GAP_MIN_MS = 40.0
 
 
 @dataclass(frozen=True)
@@ -278,7 +286,7 @@ def sample_intervals(
     if pos.size == 0:
         return t.copy(), t.copy(), np.zeros(max(n - 1, 0), dtype=bool), float("nan")
     period = _median(pos)
-    gap = dt > GAP_FACTOR * period
+    gap = dt > max(GAP_FACTOR * period, GAP_MIN_MS / 1e3)
     half = np.where(gap, period / 2, dt / 2)
     a = np.empty(n)
     b = np.empty(n)
@@ -371,6 +379,21 @@ def detect_in_range(
                 label[s_i : e_i + 1] = lab_new
         if (touch | short).any():
             starts, ends = _runs(label, brk)
+
+    # Saccades between two samples: a fast step between two slow samples (no sample fell
+    # inside the saccade: a saccade shorter than ~2 periods at a low rate, or next to a
+    # dropped sample). Onset and offset are the two samples; the step is the saccade's.
+    dt = np.diff(t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v_step = np.hypot(np.diff(x), np.diff(y)) / dt
+    jump = link & (label[:-1] == 0) & (label[1:] == 0) & (dt * 1e3 >= MIN_SACCADE_MS)
+    jump &= v_step > SACCADE_VELOCITY_DEG_S
+    jumps = np.flatnonzero(jump)
+    if jumps.size:
+        brk = brk | jump
+        starts, ends = _runs(label, brk)
+        b[jumps] = t[jumps]  # the fixations on either side end / start at the samples
+        a[jumps + 1] = t[jumps + 1]
     kind = label[starts]
 
     sac = kind == 1
@@ -379,6 +402,12 @@ def detect_in_range(
     i_to = np.where(e < n - 1, e + 1, e)
     sac_on, sac_off = a[s], b[e]
     sac_amp = np.hypot(x[i_to] - x[i_from], y[i_to] - y[i_from])
+    if jumps.size:
+        sac_on = np.concatenate([sac_on, t[jumps]])
+        sac_off = np.concatenate([sac_off, t[jumps + 1]])
+        sac_amp = np.concatenate([sac_amp, v_step[jumps] * dt[jumps]])
+        order = np.argsort(sac_on, kind="stable")
+        sac_on, sac_off, sac_amp = sac_on[order], sac_off[order], sac_amp[order]
 
     slow = kind == 0
     fix_on, fix_off = a[starts[slow]], b[ends[slow]]

@@ -78,12 +78,20 @@ def _speed(a, b, tgt_from, tgt_to):
     return np.hypot(tgt_to[0] - tgt_from[0], tgt_to[1] - tgt_from[1]) / (b - a)
 
 
-def _spacing(t, edge_s, period):
-    """Spacing of the two samples around ``edge_s`` (one period unless one was dropped)."""
-    k = np.searchsorted(t, edge_s)
-    if k == 0 or k == t.size:
-        return period
-    return max(t[k] - t[k - 1], period)
+def _spacing(t, edge_s, period, cross_s=0.0):
+    """Largest spacing of the two samples around ``edge_s``, ``edge_s - cross_s`` and
+    ``edge_s + cross_s`` (one period unless a sample was dropped; before the first or after
+    the last sample, twice the distance to it)."""
+    out = period
+    for e in (edge_s - cross_s, edge_s, edge_s + cross_s):
+        k = np.searchsorted(t, e)
+        if k == 0:
+            out = max(out, 2 * (t[0] - e))
+        elif k == t.size:
+            out = max(out, 2 * (e - t[-1]))
+        else:
+            out = max(out, t[k] - t[k - 1])
+    return out
 
 
 @pytest.mark.parametrize("rate", [60.0, 120.0, 250.0])
@@ -98,7 +106,8 @@ def test_events_known_answer(rate, seed):
     assert (ev.n_fixations, ev.n_saccades, ev.n_blinks, ev.n_track_losses) == (10, 5, 3, 1)
 
     def tol_ms(a, b, cross_s=0.0):
-        return 1e3 * ((_spacing(t, a, period) + _spacing(t, b, period)) / 2 + 2 * cross_s)
+        spacings = _spacing(t, a, period, cross_s) + _spacing(t, b, period, cross_s)
+        return 1e3 * (spacings / 2 + 2 * cross_s)
 
     for i, (a, b, _) in enumerate(_true("blink")):
         assert ev.blink_onset_s[i] == pytest.approx(a, abs=_spacing(t, a, period) / 2)
