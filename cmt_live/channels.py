@@ -1,0 +1,203 @@
+"""Match a stream's channels to the model's, parse ``--channel-map`` and units.
+
+Channel names are compared case-insensitively after optional renames, so ``Fp1`` matches the
+model's ``FP1`` without a map; a map is for names that differ otherwise (``"EEG 001=FP1"``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: Unit spellings (lower-cased) -> factor to volts.
+_UNIT_SCALES: dict[str, float] = {
+    "v": 1.0,
+    "volt": 1.0,
+    "volts": 1.0,
+    "mv": 1e-3,
+    "millivolt": 1e-3,
+    "millivolts": 1e-3,
+    "uv": 1e-6,
+    "\u00b5v": 1e-6,  # MICRO SIGN
+    "\u03bcv": 1e-6,  # GREEK SMALL LETTER MU
+    "microvolt": 1e-6,
+    "microvolts": 1e-6,
+    "nv": 1e-9,
+    "nanovolt": 1e-9,
+    "nanovolts": 1e-9,
+}
+
+
+def parse_unit(unit: str | None) -> float | None:
+    """Factor that converts values in ``unit`` to volts.
+
+    Parameters
+    ----------
+    unit : str | None
+        ``"V"``, ``"volts"``, ``"mV"``, ``"uV"``, ``"µV"``, ``"microvolts"``, ``"nV"``, ... (case
+        and surrounding spaces ignored). Empty or None means "not declared".
+
+    Returns
+    -------
+    scale : float | None
+        Multiply by this to get volts; None when the unit was not declared (the caller decides,
+        see :class:`cmt_live.inlets.StreamInput`).
+
+    Raises
+    ------
+    ValueError
+        An unknown unit, with the accepted spellings.
+    """
+    if unit is None or not unit.strip():
+        return None
+    key = unit.strip().lower()
+    if key not in _UNIT_SCALES:
+        raise ValueError(
+            f"Unknown EEG unit {unit!r}; expected one of V, volts, mV, uV, \u00b5V, microvolts, "
+            "nV. Override it with --eeg-unit (e.g. --eeg-unit uV)."
+        )
+    return _UNIT_SCALES[key]
+
+
+def parse_channel_map(spec: str | Path | Mapping[str, str] | None) -> dict[str, str]:
+    """Parse a ``--channel-map`` value into ``{stream_label: model_label}``.
+
+    Parameters
+    ----------
+    spec : str | Path | dict | None
+        ``"A=B,C=D"`` (stream label ``A`` is the model's ``B``), the path of a JSON file holding
+        such an object, a dict, or None/empty for no renames.
+
+    Returns
+    -------
+    mapping : dict of str to str
+
+    Raises
+    ------
+    ValueError
+        Malformed pairs, a JSON file that is not an object of strings, or one stream label
+        mapped twice.
+    """
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        items = list(spec.items())
+        source = "channel map"
+    else:
+        text = str(spec).strip()
+        if not text:
+            return {}
+        path = Path(text)
+        if text.lower().endswith(".json") or (("=" not in text) and path.is_file()):
+            if not path.is_file():
+                raise ValueError(f"--channel-map file {text!r} does not exist.")
+            try:
+                obj = json.loads(path.read_text())
+            except json.JSONDecodeError as e:
+                raise ValueError(f"--channel-map file {text!r} is not valid JSON: {e}.") from e
+            if not isinstance(obj, dict):
+                raise ValueError(
+                    f"--channel-map file {text!r} must hold a JSON object "
+                    '{"stream label": "model label", ...}; got ' + type(obj).__name__ + "."
+                )
+            items = list(obj.items())
+            source = f"--channel-map file {text!r}"
+        else:
+            items = []
+            for pair in text.split(","):
+                if not pair.strip():
+                    continue
+                if pair.count("=") != 1:
+                    raise ValueError(
+                        f"--channel-map entry {pair.strip()!r} must look like STREAM=MODEL "
+                        '(e.g. "EEG 001=FP1,EEG 002=FPZ").'
+                    )
+                a, b = (x.strip() for x in pair.split("="))
+                if not a or not b:
+                    raise ValueError(
+                        f"--channel-map entry {pair.strip()!r} has an empty side; expected "
+                        "STREAM=MODEL."
+                    )
+                items.append((a, b))
+            source = "--channel-map"
+    mapping: dict[str, str] = {}
+    for a, b in items:
+        if not isinstance(a, str) or not isinstance(b, str):
+            raise ValueError(f"{source}: labels must be strings; got {a!r}: {b!r}.")
+        if a.lower() in {k.lower() for k in mapping}:
+            raise ValueError(f"{source}: stream label {a!r} is mapped twice.")
+        mapping[a] = b
+    return mapping
+
+
+def match_channels(
+    stream_labels: Sequence[str | None],
+    model_channels: Sequence[str],
+    channel_map: str | Path | Mapping[str, str] | None = None,
+) -> np.ndarray:
+    """Indices that pick and order the stream's channels as the model expects.
+
+    Parameters
+    ----------
+    stream_labels : sequence of str (None/"" for an unlabelled channel)
+        Labels in stream order, from the stream's description.
+    model_channels : sequence of str
+        The model's channel list (its contract), in model order.
+    channel_map : str | Path | dict | None
+        Renames applied to stream labels first (see :func:`parse_channel_map`).
+
+    Returns
+    -------
+    index : int array of shape (len(model_channels),)
+        ``stream_data[:, index]`` is the data in model order. Extra stream channels are ignored.
+
+    Raises
+    ------
+    ValueError
+        Model channels missing from the stream (named, with the fix), or two stream channels
+        that would both provide the same model channel.
+    """
+    mapping = {k.lower(): v for k, v in parse_channel_map(channel_map).items()}
+    renamed: list[str] = []
+    for lab in stream_labels:
+        lab = (lab or "").strip()
+        renamed.append(mapping.get(lab.lower(), lab))
+    unknown_map = [
+        k for k in mapping if k not in {(s or "").strip().lower() for s in stream_labels}
+    ]
+    by_name: dict[str, int] = {}
+    for i, lab in enumerate(renamed):
+        if not lab:
+            continue
+        key = lab.lower()
+        if key in by_name:
+            raise ValueError(
+                f"Stream channels {by_name[key]} and {i} are both called {lab!r} (after "
+                "--channel-map, case-insensitive); rename one with --channel-map "
+                '"LABEL=OTHER".'
+            )
+        by_name[key] = i
+    missing = [ch for ch in model_channels if ch.lower() not in by_name]
+    if missing:
+        n_unlabelled = sum(1 for lab in renamed if not lab)
+        shown = ", ".join(missing[:20]) + (
+            f" ... ({len(missing)} in all)" if len(missing) > 20 else ""
+        )
+        have = ", ".join(lab for lab in renamed if lab)[:400]
+        hint = (
+            f" The --channel-map entries {sorted(unknown_map)} match no stream channel."
+            if unknown_map
+            else ""
+        )
+        raise ValueError(
+            f"The stream lacks {len(missing)} of the model's {len(model_channels)} channels: "
+            f"{shown}. The stream has {len(stream_labels)} channels"
+            + (f" ({n_unlabelled} without a label in its description)" if n_unlabelled else "")
+            + f": {have or 'none labelled'}. Map stream labels to model names with "
+            '--channel-map "STREAM=MODEL,..." (or a JSON file), or use a model trained on '
+            "these channels." + hint
+        )
+    return np.array([by_name[ch.lower()] for ch in model_channels], dtype=np.intp)

@@ -1,0 +1,254 @@
+"""Timestamp sanity checks for one stream (pure: no LSL, no threads, no clock reads).
+
+:class:`TimestampChecker` sees every pulled chunk before it reaches the ring buffer and
+returns what may go in, plus counts of what was wrong (LSL.md §6):
+
+- **Backward jumps and duplicates**: a sample stamped at or before the newest accepted stamp is
+  *dropped* and counted, for EEG and gaze alike. Re-stamping (moving the sample to just after
+  the previous one) was rejected: it invents a time the device never reported, and windows are
+  aligned across streams by time, so a wrong stamp is worse than a missing sample. Dropping
+  keeps the buffer monotonic, which :meth:`cmt_live.ring_buffer.RingBuffer.get_range` needs.
+  A duplicate run from an eye tracker that stamps on write (PyGaze#173) loses its repeats only.
+- **Huge offsets**: ``|t - now| > offset_limit_s`` (default 60 s) means the sender stamps with
+  another clock (OpenBCI_GUI#775). Such samples are kept (EEG windows only need self-consistent
+  stamps) but counted, and logged once per stream; gaze alignment will then fail visibly
+  (no gaze in the EEG windows), which is the honest outcome.
+- **Gaps**: for a regular stream (EEG) an inter-sample interval above ``gap_periods`` (default 3)
+  nominal periods; for an irregular or jittery one (gaze) above ``gap_s`` (default 0.5 s).
+  Each gap is recorded as ``(t_last_before, t_first_after)`` in LSL seconds.
+- **Non-finite samples** pass through (the windows decide what to do) but are counted.
+- **Effective rate**: samples per second that *arrived* over the last ``rate_window_s``
+  (default 5 s) of the caller's clock, so it falls to 0 while a stream is silent.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._logging import logger
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What :meth:`TimestampChecker.check` made of one chunk.
+
+    Parameters
+    ----------
+    data : array of shape (n_kept, n_channels)
+        Samples to buffer (the input minus dropped ones; a view when nothing was dropped).
+    timestamps : array of shape (n_kept,), float64
+        Strictly increasing LSL seconds.
+    n_backward : int
+        Samples dropped because their stamp went backwards (before the newest accepted one).
+    n_duplicate : int
+        Samples dropped because their stamp equalled the newest accepted one.
+    n_offset : int
+        Kept samples more than ``offset_limit_s`` away from ``now``.
+    n_nonfinite : int
+        Kept samples with at least one NaN/Inf value.
+    gaps : tuple of (float, float)
+        Gaps found in this chunk (including the one before its first sample).
+    fault_timestamps : array of shape (n_backward + n_duplicate,)
+        The stamps of the dropped samples, LSL seconds.
+    """
+
+    data: np.ndarray
+    timestamps: np.ndarray
+    n_backward: int = 0
+    n_duplicate: int = 0
+    n_offset: int = 0
+    n_nonfinite: int = 0
+    gaps: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    fault_timestamps: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_backward + self.n_duplicate
+
+
+class TimestampChecker:
+    """Stateful per-stream timestamp checker (see the module docstring for the policy).
+
+    Parameters
+    ----------
+    nominal_srate : float
+        Declared rate in Hz; 0 for irregular streams.
+    kind : ``"eeg"`` | ``"gaze"``
+        EEG gaps are measured in nominal periods, gaze gaps in seconds.
+    gap_periods : float
+        EEG: an interval longer than this many nominal periods is a gap.
+    gap_s : float
+        Gaze (or any irregular stream): an interval longer than this is a gap, seconds.
+    offset_limit_s : float
+        A stamp further than this from ``now`` counts as a huge offset, seconds.
+    rate_window_s : float
+        Span of the effective-rate estimate, seconds of the caller's clock.
+    max_gaps : int
+        Gaps remembered (the oldest are forgotten; :attr:`n_gaps` keeps counting).
+    name : str
+        For log messages.
+    """
+
+    def __init__(
+        self,
+        nominal_srate: float,
+        *,
+        kind: str = "eeg",
+        gap_periods: float = 3.0,
+        gap_s: float = 0.5,
+        offset_limit_s: float = 60.0,
+        rate_window_s: float = 5.0,
+        max_gaps: int = 100,
+        name: str = "",
+    ):
+        if kind not in ("eeg", "gaze"):
+            raise ValueError(f"kind must be 'eeg' or 'gaze'; got {kind!r}.")
+        if not nominal_srate >= 0:
+            raise ValueError(f"nominal_srate must be >= 0 Hz (0 = irregular); got {nominal_srate}.")
+        if kind == "eeg" and nominal_srate <= 0:
+            raise ValueError(
+                "An EEG stream needs a regular nominal rate (> 0 Hz); this one declares "
+                f"{nominal_srate}. Fix the outlet's nominal_srate."
+            )
+        for arg, v in (("gap_periods", gap_periods), ("gap_s", gap_s)):
+            if not v > 0:
+                raise ValueError(f"{arg} must be > 0; got {v}.")
+        self.kind = kind
+        self.nominal_srate = float(nominal_srate)
+        self.name = name
+        if kind == "eeg":
+            self.gap_threshold_s = gap_periods / self.nominal_srate
+        else:
+            self.gap_threshold_s = float(gap_s)
+        self.offset_limit_s = float(offset_limit_s)
+        self.rate_window_s = float(rate_window_s)
+        self._arrivals: deque[tuple[float, int]] = deque()
+        self._t_first_arrival: float | None = None
+        self.last_timestamp: float | None = None
+        self.gaps: deque[tuple[float, float]] = deque(maxlen=max_gaps)
+        self.n_gaps = 0
+        self.n_samples = 0  # accepted
+        self.n_backward = 0
+        self.n_duplicate = 0
+        self.n_offset = 0
+        self.n_nonfinite = 0
+        self._offset_logged = False
+        self._backward_logged = False
+
+    @property
+    def n_timestamp_faults(self) -> int:
+        """Backward jumps plus duplicate stamps seen so far (samples)."""
+        return self.n_backward + self.n_duplicate
+
+    def check(self, data: np.ndarray, timestamps: np.ndarray, now: float) -> CheckResult:
+        """Check one chunk and update the counters.
+
+        Parameters
+        ----------
+        data : array of shape (n_samples, n_channels)
+        timestamps : array of shape (n_samples,)
+            LSL seconds as pulled (after clock correction).
+        now : float
+            The caller's LSL clock (``pylsl.local_clock()``), for offsets and the rate.
+
+        Returns
+        -------
+        result : CheckResult
+        """
+        data = np.asarray(data)
+        ts = np.asarray(timestamps, dtype=np.float64)
+        if ts.ndim != 1 or data.shape[:1] != ts.shape:
+            raise ValueError(
+                f"check needs data (n_samples, n_channels) and timestamps (n_samples,); got "
+                f"{data.shape} and {ts.shape}."
+            )
+        n = ts.shape[0]
+        if n == 0:
+            self._note_arrival(now, 0)
+            return CheckResult(data, ts)
+        # A sample is kept when its stamp exceeds every stamp accepted before it. The running
+        # maximum makes that one vectorised comparison.
+        prev = -np.inf if self.last_timestamp is None else self.last_timestamp
+        run_max = np.maximum.accumulate(np.concatenate(([prev], ts)))[:-1]
+        keep = ts > run_max
+        n_dup = int(np.count_nonzero(ts == run_max))
+        n_back = int(np.count_nonzero(ts < run_max))
+        faults = np.empty(0)
+        if n_dup or n_back:
+            faults = ts[~keep]
+            self.n_duplicate += n_dup
+            self.n_backward += n_back
+            if not self._backward_logged:
+                logger.warning(
+                    "stream %r: %d backward and %d duplicate timestamps dropped (first at "
+                    "%.6f s); further ones are counted in the stream health.",
+                    self.name,
+                    n_back,
+                    n_dup,
+                    float(ts[~keep][0]),
+                )
+                self._backward_logged = True
+            data, ts = data[keep], ts[keep]
+        gaps: list[tuple[float, float]] = []
+        if ts.size:
+            full = ts if self.last_timestamp is None else np.concatenate(([prev], ts))
+            d = np.diff(full)
+            for i in np.flatnonzero(d > self.gap_threshold_s):
+                gaps.append((float(full[i]), float(full[i + 1])))
+            self.gaps.extend(gaps)
+            self.n_gaps += len(gaps)
+            self.last_timestamp = float(ts[-1])
+        n_off = int(np.count_nonzero(np.abs(ts - now) > self.offset_limit_s))
+        if n_off:
+            self.n_offset += n_off
+            if not self._offset_logged:
+                logger.warning(
+                    "stream %r: timestamps %.1f s away from this machine's LSL clock (limit "
+                    "%.0f s); the sender may stamp with a non-LSL clock.",
+                    self.name,
+                    float(ts[-1] - now),
+                    self.offset_limit_s,
+                )
+                self._offset_logged = True
+        n_nonfinite = 0
+        if ts.size and np.issubdtype(data.dtype, np.floating):
+            n_nonfinite = int(np.count_nonzero(~np.isfinite(data).all(axis=1)))
+        self.n_nonfinite += n_nonfinite
+        self.n_samples += int(ts.size)
+        self._note_arrival(now, int(ts.size))
+        return CheckResult(data, ts, n_back, n_dup, n_off, n_nonfinite, tuple(gaps), faults)
+
+    def _note_arrival(self, now: float, n: int) -> None:
+        if self._t_first_arrival is None and n:
+            self._t_first_arrival = now
+        if n:
+            self._arrivals.append((now, n))
+        while self._arrivals and self._arrivals[0][0] <= now - self.rate_window_s:
+            self._arrivals.popleft()
+
+    def effective_rate(self, now: float) -> float:
+        """Samples per second accepted over the last ``rate_window_s`` (0 before any sample).
+
+        Over the first seconds the span is the time since the first arrival, so the estimate
+        is not diluted by the empty time before the stream started.
+        """
+        self._note_arrival(now, 0)
+        if self._t_first_arrival is None:
+            return 0.0
+        span = min(self.rate_window_s, now - self._t_first_arrival)
+        total = sum(k for _, k in self._arrivals)
+        if span <= 0:
+            return 0.0
+        # The first arrival's samples were produced before it; count them over one more
+        # chunk interval so a young stream does not read high.
+        if span < self.rate_window_s and len(self._arrivals) > 1:
+            total -= self._arrivals[0][1]
+        return total / span
+
+    def note_gap(self, t0: float, t1: float) -> None:
+        """Record a gap found elsewhere (e.g. the watchdog's outage span), LSL seconds."""
+        self.gaps.append((float(t0), float(t1)))
+        self.n_gaps += 1
