@@ -17,9 +17,12 @@ Typical use (the live loop)::
 
 What :class:`StreamInput` does about LSL.md's checklist:
 
-- Postprocessing: EEG ``proc_clocksync | proc_dejitter``; gaze ``proc_clocksync`` only
-  (dejitter put jittery gaze stamps -31...+53 ms off here, and it is wrong for irregular
-  streams). Stamps are on this machine's LSL clock.
+- Postprocessing: ``proc_clocksync`` only, so stamps are on this machine's LSL clock and the
+  checks see what the sender stamped. Gaze is never dejittered (dejitter put jittery gaze stamps
+  -31...+53 ms off here, and it is wrong for irregular streams). EEG stamps are dejittered
+  *after* the checks by :class:`cmt_live.stream_checks.Dejitterer`, which restarts at every
+  gap; liblsl's ``proc_dejitter`` was tried first and smeared a 1.5 s pause over the next
+  samples (stamps 0.49 s in the future) and would hide backward stamps from the checks.
 - One reader thread per inlet, pulling into a preallocated array with ``pull_chunk(dest_obj=)``
   (the array has the stream's own dtype and shape ``(max_chunk, n_channels)``); the values are
   scaled to volts (EEG) into a second preallocated array, checked
@@ -54,7 +57,7 @@ from ._logging import logger
 from .channels import parse_unit
 from .records import StreamHealth, StreamMeta
 from .ring_buffer import RingBuffer
-from .stream_checks import TimestampChecker
+from .stream_checks import Dejitterer, TimestampChecker
 
 KINDS = ("eeg", "gaze")
 STATUSES = ("connected", "stale", "recovering", "absent")
@@ -254,6 +257,9 @@ class StreamInput:
         Samples stamped earlier than the inlet's open time minus this are start-up backlog.
     open_timeout_s : float
         Deadline for fetching the full description and opening the stream.
+    dejitter : bool
+        EEG only: smooth the stamps after the checks (:class:`~cmt_live.stream_checks.
+        Dejitterer`, restarted at every gap).
     start : bool
         Start the reader thread now (else call :meth:`start`).
 
@@ -282,6 +288,7 @@ class StreamInput:
         max_chunk: int = 1024,
         backlog_tolerance_s: float = 0.5,
         open_timeout_s: float = 5.0,
+        dejitter: bool = True,
         start: bool = True,
     ):
         import pylsl
@@ -294,9 +301,9 @@ class StreamInput:
         self.kind = kind
         self.recover = bool(recover)
         self._pylsl = pylsl
-        self._flags = (
-            pylsl.proc_clocksync | pylsl.proc_dejitter if kind == "eeg" else pylsl.proc_clocksync
-        )
+        # Clock sync only: liblsl's dejitter hides timestamp faults and smears gaps (see
+        # stream_checks.Dejitterer); EEG stamps are smoothed after the checks instead.
+        self._flags = pylsl.proc_clocksync
         self._open_timeout_s = float(open_timeout_s)
         self.max_chunk = int(max_chunk)
         self._inlet, full = self._open_inlet(info)
@@ -344,6 +351,7 @@ class StreamInput:
             name=self.meta.name,
         )
         self.checker = TimestampChecker(sfreq, kind=kind, name=self.meta.name)
+        self.dejitter = Dejitterer(sfreq) if (kind == "eeg" and dejitter) else None
         # Preallocated pull buffers: liblsl writes the stream's dtype into _dest; the scaled
         # float64 copy goes to _scaled.
         self._dest = np.zeros((self.max_chunk, n_ch), dtype=self._inlet.np_dtype)
@@ -624,7 +632,14 @@ class StreamInput:
             )
         for g0, g1 in res.gaps:
             self._event("gap", f"gap of {g1 - g0:.3f} s from {g0:.3f} to {g1:.3f}", now)
-        self.buffer.push(res.data, res.timestamps)
+        stamps = res.timestamps
+        if self.dejitter is not None and stamps.size:
+            stamps = self.dejitter.process(stamps, res.gaps)
+            # Smoothing must not move a segment's first stamp before the previous one.
+            newest = self.buffer.newest_timestamp
+            if newest is not None and stamps[0] <= newest:
+                stamps = np.maximum(stamps, np.nextafter(newest, np.inf))
+        self.buffer.push(res.data, stamps)
         self._t_last_arrival = now
         if self._t_stale_since is not None:
             self.n_recoveries += 1
