@@ -1,0 +1,149 @@
+"""WindowCutter: windows on the EEG sample grid, gaze by LSL time, flags (synthetic buffers)."""
+
+import numpy as np
+import pytest
+
+from cmt_live.records import Flag
+from cmt_live.ring_buffer import RingBuffer
+from cmt_live.windowing import WindowCutter, WindowSettings
+
+SF = 200.0
+T0 = 1000.0
+
+
+def _eeg(n, *, jump_at=None, jump_s=1.5, cap=6000):
+    buf = RingBuffer(2, cap, np.float64)
+    ts = T0 + np.arange(n) / SF
+    if jump_at is not None:
+        ts[jump_at:] += jump_s
+    data = np.column_stack([np.arange(n), np.arange(n) * 1e-6]).astype(np.float64)
+    return buf, data, ts
+
+
+def _gaze(t_from, t_to, rate=120.0, valid_frac=1.0):
+    ts = np.arange(t_from, t_to, 1 / rate)
+    g = np.zeros((ts.size, 5))
+    g[:, 0] = ts  # x carries the time: a known answer for the alignment
+    g[:, 2:4] = 3.0
+    g[:, 4] = (np.arange(ts.size) % 100) < valid_frac * 100
+    buf = RingBuffer(5, 20000, np.float64)
+    buf.push(g, ts)
+    return buf
+
+
+def test_windows_sit_on_the_sample_grid_in_any_chunking():
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, max_behind=100)
+    buf_a, data, ts = _eeg(2000)
+    buf_a.push(data, ts)
+    whole = WindowCutter(s).cut(buf_a)
+    buf_b, _, _ = _eeg(2000)
+    cutter, pieces, rng, k = WindowCutter(s), [], np.random.default_rng(0), 0
+    while k < 2000:
+        n = min(int(rng.integers(1, 90)), 2000 - k)
+        buf_b.push(data[k : k + n], ts[k : k + n])
+        pieces += cutter.cut(buf_b)
+        k += n
+    assert len(whole) == len(pieces) == 7  # ends at samples 800, 1000, ..., 2000
+    for w, p, e in zip(whole, pieces, range(800, 2001, 200)):
+        assert w.t_end == p.t_end == T0 + e / SF
+        np.testing.assert_array_equal(w.eeg, p.eeg)
+        np.testing.assert_array_equal(w.eeg[0], np.arange(e - 800, e))
+        assert w.eeg.shape == (2, 800) and w.eeg_valid and w.sfreq == SF
+        assert Flag.EYE_MISSING in w.flags and not w.eye_valid
+
+
+def test_gaze_goes_with_the_window_by_time_and_is_waited_for():
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, gaze_sfreq=120.0, gaze_wait_s=0.25)
+    eeg, data, ts = _eeg(840)  # EEG up to T0 + 4.2: less than gaze_wait_s past the end
+    eeg.push(data, ts)
+    cutter = WindowCutter(s)
+    lagging = _gaze(T0, T0 + 3.9)  # gaze not yet at the first window's end (T0 + 4)
+    assert cutter.cut(eeg, lagging) == []
+    gaze = _gaze(T0 + 0.004, T0 + 4.02)  # off the EEG grid: no float ties at the edges
+    (w,) = cutter.cut(eeg, gaze)
+    assert w.gaze_timestamps.min() >= w.t_end - 4.0 and w.gaze_timestamps.max() < w.t_end
+    assert w.gaze_timestamps.size == 480
+    np.testing.assert_array_equal(w.gaze[:, 0], w.gaze_timestamps)
+    assert w.eye_valid and not w.flags
+    # Gaze that never comes: the window goes out once the EEG is gaze_wait_s past its end.
+    eeg2, data2, ts2 = _eeg(1240)
+    eeg2.push(data2, ts2)
+    c2 = WindowCutter(s)
+    ws = c2.cut(eeg2, _gaze(T0, T0 + 4.5))
+    assert [round(w.t_end - T0, 6) for w in ws] == [4.0, 5.0]  # 6.0 waits: EEG ends at 6.2
+    assert Flag.EYE_MISSING not in ws[1].flags
+    assert ws[1].gaze_timestamps.max() < T0 + 4.5
+
+
+def test_timestamp_jump_restarts_the_grid():
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, max_behind=100)
+    buf, data, ts = _eeg(3000, jump_at=1000)
+    buf.push(data, ts)
+    cutter = WindowCutter(s)
+    ws = cutter.cut(buf)
+    ends = [int(w.eeg[0, -1]) + 1 for w in ws]
+    assert ends == [800, 1000, 1800, 2000, 2200, 2400, 2600, 2800, 3000]
+    assert cutter.n_restarts == 1
+    for w in ws:  # no window spans the jump
+        assert np.all(np.diff(w.eeg[0]) == 1) and (w.eeg[0, 0] >= 1000 or w.eeg[0, -1] < 1000)
+
+
+def test_flags_gap_nonfinite_stale_coverage_faults():
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, gaze_sfreq=120.0)
+    buf, data, ts = _eeg(800)
+    data[100, 1] = np.nan
+    buf.push(data, ts)
+    gaze = _gaze(T0, T0 + 4.1, valid_frac=0.4)
+    (w,) = WindowCutter(s).cut(
+        buf,
+        gaze,
+        eeg_gaps=[(T0 + 1.0, T0 + 1.2)],
+        gaze_gaps=[(T0 + 2.0, T0 + 2.6)],
+        eeg_stale=True,
+        eye_stale=True,
+        timestamp_faults=[T0 + 3.0],
+    )
+    assert w.flags == {
+        Flag.EEG_GAP,
+        Flag.EEG_NONFINITE,
+        Flag.EEG_STALE,
+        Flag.EYE_STALE,
+        Flag.EYE_LOW_COVERAGE,
+        Flag.EYE_GAP,
+        Flag.TIMESTAMP_FAULT,
+    }
+    assert not w.eeg_valid and not w.eye_valid
+    # A gap that ends where the window starts does not overlap it.
+    buf2, data2, ts2 = _eeg(800)
+    buf2.push(data2, ts2)
+    (w2,) = WindowCutter(s).cut(buf2, _gaze(T0, T0 + 4.1), eeg_gaps=[(T0 - 1.0, T0)])
+    assert w2.flags == frozenset() and w2.eeg_valid and w2.eye_valid
+
+
+def test_sparse_samples_flag_a_gap_without_restart():
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF)
+    buf, data, ts = _eeg(800)
+    ts = T0 + np.arange(800) / SF * 1.1  # 10 % fewer samples than the time covered needs
+    buf.push(data, ts)
+    (w,) = WindowCutter(s).cut(buf)
+    assert Flag.EEG_GAP in w.flags and not w.eeg_valid
+
+
+def test_falling_behind_skips_to_the_newest_window():
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, max_behind=3)
+    buf, data, ts = _eeg(3000)
+    buf.push(data, ts)
+    cutter = WindowCutter(s)
+    ws = cutter.cut(buf)
+    assert [int(w.eeg[0, -1]) + 1 for w in ws] == [3000]
+    assert cutter.n_skipped == 11
+
+
+def test_settings_errors():
+    with pytest.raises(ValueError, match=r"window_s=4.003 s is 800.6 samples at 200 Hz"):
+        WindowSettings(window_s=4.003)
+    with pytest.raises(ValueError, match="step_s must be > 0"):
+        WindowSettings(step_s=0)
+    buf = RingBuffer(3, 10)
+    with pytest.raises(ValueError, match="gaze buffer must have 5 columns"):
+        WindowCutter(WindowSettings()).cut(RingBuffer(2, 10), buf)
