@@ -1,0 +1,305 @@
+"""``cmt-live``: the live emotion monitor on LSL streams.
+
+Usage::
+
+    cmt-live --eeg-stream EEG --eye-stream Gaze --model MODEL.pt [--headless] [--log PATH]
+             [--duration S] [--step 1.0] [--device auto] [--marker-stream Markers]
+             [--channel-map "A=B,..."] [--eeg-units uV|V] [--eeg-source-id ID]
+             [--eye-source-id ID] [--outlet-name CMT-Emotion] [--screenshot PNG]
+    cmt-live --demo [--headless] [--rebuild-demo-model]
+
+Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
+show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and the log (every
+line before the signal is in it) and exit 0. Exit status 2: bad arguments, a stream that cannot
+be resolved, or a model whose contract does not match the streams (refused before the first
+window, with the reason and the fix).
+
+LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
+defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
+``pylsl`` is imported after that decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cmt-live",
+        description="Real-time EEG + eye-tracking emotion monitor on LSL streams.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--eeg-stream", help="EEG stream name (e.g. EEG)")
+    p.add_argument("--eye-stream", help="gaze stream name (e.g. Gaze); omit for EEG-only")
+    p.add_argument("--marker-stream", help="ground-truth marker stream (e.g. Markers)")
+    p.add_argument("--model", type=Path, help="model file from cmt-train (.pt or .pt2)")
+    p.add_argument("--headless", action="store_true", help="terminal dashboard, no window")
+    p.add_argument("--log", type=Path, help="session log: .jsonl or .csv")
+    p.add_argument("--duration", type=float, help="stop after S seconds")
+    p.add_argument("--step", type=float, default=1.0, help="seconds between predictions")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores)")
+    p.add_argument("--channel-map", help='renames "STREAM=MODEL,..." or a JSON file')
+    p.add_argument(
+        "--eeg-units",
+        "--eeg-unit",
+        dest="eeg_units",
+        help="override the EEG units the stream declares (uV, V, mV)",
+    )
+    p.add_argument("--eeg-source-id", help="pin the EEG stream by source_id")
+    p.add_argument("--eye-source-id", help="pin the gaze stream by source_id")
+    p.add_argument("--eeg-hostname", help="pin the EEG stream by hostname")
+    p.add_argument("--eye-hostname", help="pin the gaze stream by hostname")
+    p.add_argument("--outlet-name", default="CMT-Emotion", help="prediction outlet name")
+    p.add_argument("--no-outlet", action="store_true", help="do not publish predictions")
+    p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds per stream")
+    p.add_argument("--screenshot", type=Path, help="save a PNG of the window (GUI)")
+    p.add_argument("--screenshot-after", type=float, default=5.0, help="seconds before it")
+    p.add_argument("--demo", action="store_true", help="simulator + demo model + monitor")
+    p.add_argument("--rebuild-demo-model", action="store_true", help="retrain the demo model")
+    p.add_argument("--demo-subject", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="source runs K x real time (cmt-sim stream --speed K); stamps are stretched by K",
+    )
+    p.add_argument("--log-level", default="WARNING", help="package log level")
+    return p
+
+
+def _has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True  # the user chose a Qt platform (offscreen included: screenshots)
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _contract_summary(runtime) -> dict:
+    c = runtime.contract
+    s = c.feature_spec
+    return {
+        "model": str(runtime.path),
+        "device": str(runtime.device),
+        "context_len": c.context_len,
+        "window_s": s.window_s,
+        "sfreq": s.sfreq,
+        "n_channels": len(s.ch_names),
+        "de_method": s.de_method,
+        "smoothing": s.smoothing,
+        "class_names": list(c.class_names),
+        "provenance_fold": c.provenance.get("fold"),
+    }
+
+
+def _validate(args, parser) -> None:
+    if args.demo:
+        return
+    missing = [o for o, v in (("--eeg-stream", args.eeg_stream), ("--model", args.model)) if not v]
+    if missing:
+        parser.error(f"{' and '.join(missing)} required (or use --demo).")
+    for name in ("step", "resolve_timeout", "time_scale"):
+        v = getattr(args, name)
+        if not v > 0:
+            parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0.")
+    if args.duration is not None and not args.duration > 0:
+        parser.error(f"--duration {args.duration} is invalid; it must be > 0 seconds.")
+
+
+def run_live(args, *, runtime=None, extra_stop=None) -> int:
+    """Run the monitor with parsed ``args``; returns the exit status.
+
+    ``runtime`` may be passed in (the demo loads its model first); ``extra_stop`` is called on
+    the way out (the demo stops its simulator there).
+    """
+    from .._logging import logger
+    from ..inlets import StreamResolutionError
+    from ..pipeline import ContractError, LivePipeline
+    from ..sinks import LslOutletSink, SessionLog
+
+    if runtime is None:
+        from models import load_runtime
+
+        try:
+            runtime = load_runtime(args.model, device=args.device, threads=args.threads)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"cmt-live: {err}", file=sys.stderr)
+            return 2
+    spec = runtime.contract.feature_spec
+    sinks = []
+    gui = not args.headless and _has_display()
+    if gui:
+        try:
+            from apps.monitor import run_monitor  # the one upward import (DESIGN.md)
+        except ImportError as err:
+            print(f"cmt-live: the Qt monitor is unavailable ({err}); headless.", file=sys.stderr)
+            gui = False
+    live = LivePipeline(
+        runtime,
+        eeg_stream=args.eeg_stream,
+        eye_stream=args.eye_stream,
+        marker_stream=args.marker_stream,
+        eeg_source_id=args.eeg_source_id,
+        eye_source_id=args.eye_source_id,
+        eeg_hostname=args.eeg_hostname,
+        eye_hostname=args.eye_hostname,
+        channel_map=args.channel_map,
+        eeg_unit=args.eeg_units,
+        step_s=args.step,
+        sinks=sinks,
+        resolve_timeout_s=args.resolve_timeout,
+        time_scale=args.time_scale,
+    )
+    log = None
+    try:
+        try:
+            live.open()
+        except (StreamResolutionError, ContractError, ValueError) as err:
+            print(f"cmt-live: {err}", file=sys.stderr)
+            return 2
+        info = _contract_summary(runtime)
+        info.update(
+            eeg_stream=live.eeg.meta.name,
+            eeg_source_id=live.eeg.meta.source_id,
+            eeg_sfreq=live.eeg.sfreq,
+            eye_stream=live.gaze.meta.name if live.gaze else None,
+            marker_stream=live.markers.name if live.markers else None,
+            step_s=args.step,
+            time_scale=args.time_scale,
+        )
+        if args.log:
+            try:
+                log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
+            except (ValueError, OSError) as err:
+                print(f"cmt-live: {err}", file=sys.stderr)
+                return 2
+            live.add_sink(log)
+        if not args.no_outlet:
+            live.add_sink(
+                LslOutletSink(
+                    args.outlet_name,
+                    clock_map=live.to_lsl_time if args.time_scale != 1 else None,
+                    info={"model": Path(runtime.path).name, "window_s": spec.window_s},
+                )
+            )
+        if not live.gaze:
+            live.core.emit_event(
+                "eye_missing", "no eye stream given: EEG-only predictions", live.core.clock()
+            )
+        if gui:
+            status = _run_gui(live, args, run_monitor, spec)
+        else:
+            status = _run_headless(live, args, spec)
+        if live.error is not None:
+            logger.error("pipeline error: %r", live.error)
+            status = status or 1
+        return status
+    finally:
+        if log is not None and live.core is not None:
+            log.write_info(
+                "accuracy", {**log.truth.summary(), "n_predictions": live.core.n_predictions}
+            )
+        live.close()
+        if extra_stop is not None:
+            extra_stop()
+
+
+def _run_headless(live, args, spec) -> int:
+    from ..dashboard import Dashboard
+
+    live.add_sink(Dashboard(window_s=spec.window_s))
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+        live.stop(timeout_s=0)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        live.run(args.duration)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
+def _run_gui(live, args, run_monitor, spec) -> int:
+    def start_worker(sink):
+        live.add_sink(sink)
+        live.start(args.duration)
+
+        def stop():
+            live.stop(timeout_s=2.0)
+
+        return stop
+
+    code = run_monitor(
+        start_worker,
+        ch_names=spec.ch_names,
+        order=spec.order,
+        screenshot=args.screenshot,
+        screenshot_after_s=args.screenshot_after,
+        duration_s=args.duration,
+        exit_when_worker_done=True,
+    )
+    return 0 if code == 0 else code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``cmt-live``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _validate(args, parser)
+    from .._logging import set_log_level
+
+    set_log_level(args.log_level.upper())
+    if args.demo:
+        # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
+        from ..lslconfig import use_loopback_config
+
+        use_loopback_config()
+        return run_demo(args)
+    return run_live(args)
+
+
+def run_demo(args) -> int:
+    """``cmt-live --demo``: simulator subprocess + cached demo model + monitor."""
+    from models import load_runtime
+
+    from ..demo import DEMO_SUBJECT, SimulatorProcess, ensure_demo_model
+
+    try:
+        path = ensure_demo_model(rebuild=args.rebuild_demo_model)
+    except KeyboardInterrupt:
+        print("cmt-live: interrupted while building the demo model.", file=sys.stderr)
+        return 0
+    runtime = load_runtime(path, device=args.device, threads=args.threads)
+    scale = runtime.contract.provenance.get("settings", {}).get("trial_scale", 0.15)
+    sim = SimulatorProcess(
+        args.demo_subject or DEMO_SUBJECT,
+        ["--trial-scale", str(scale), "--speed", str(args.time_scale)],
+    )
+    sim.start()
+    args.eeg_stream, args.eye_stream = sim.eeg, sim.gaze
+    args.marker_stream = args.marker_stream or sim.markers
+    args.model = path
+    args.resolve_timeout = max(args.resolve_timeout, 15.0)
+    print(
+        f"cmt-live demo: model {path}, simulated subject {args.demo_subject or DEMO_SUBJECT} "
+        f"(never seen in training) on {sim.eeg}/{sim.gaze}/{sim.markers}; Ctrl-C to stop.",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        return run_live(args, runtime=runtime, extra_stop=sim.stop)
+    finally:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,416 @@
+"""Where predictions go: an LSL outlet, a session log, and the running ground-truth score.
+
+A sink is any object with ``on_prediction(pred)``, ``on_health(list[StreamHealth])``,
+``on_event(kind, message, t)``, ``on_features(frame)``, ``on_marker(t, label)`` and
+``close()`` (the GUI's :class:`apps.sink.QtSink` and :class:`cmt_live.dashboard.Dashboard` are
+sinks too). Sinks are called from the pipeline's thread; each one here guards its own state.
+
+Session log format (``--log PATH``), chosen by the extension:
+
+``.jsonl`` (or ``.ndjson``)
+    One JSON object per line, ``"kind"`` first: ``"start"`` (contract and settings),
+    ``"prediction"``, ``"event"`` (``"event"``: stale, connected, gap, no_valid_context, ...),
+    ``"marker"``, ``"health"`` (per-stream counts, every ``health_every_s``), ``"accuracy"``
+    and ``"end"`` (totals).
+``.csv``
+    One table, same rows, a ``kind`` column first (events and predictions in one file keep
+    their order; a sibling file could not). Columns: :data:`CSV_COLUMNS`. Non-prediction rows
+    leave the prediction columns empty and put their details in ``event`` and ``message``
+    (JSON text for ``start``, ``health``, ``accuracy`` and ``end``).
+
+Every line is flushed when written, so a crash or a signal loses at most the line being
+written. Times are LSL seconds; ``latency_ms = (t_computed - t_end) * 1000``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import threading
+from bisect import bisect_right
+from pathlib import Path
+
+import numpy as np
+
+from ._logging import logger
+from .records import CLASS_NAMES, MODALITIES, FeatureFrame, Prediction, StreamHealth
+
+#: Channel labels of the prediction outlet: 5 probabilities then 2 gates.
+OUTLET_LABELS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASS_NAMES) + tuple(
+    f"gate_{m}" for m in MODALITIES
+)
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "kind",
+    "t_end",
+    "t_computed",
+    "latency_ms",
+    "compute_ms",
+    *(f"p_{c}" for c in CLASS_NAMES),
+    "gate_eeg",
+    "gate_eye",
+    "label",
+    "confidence",
+    "flags",
+    "n_context",
+    "true_label",
+    "event",
+    "message",
+)
+
+
+# --- ground truth --------------------------------------------------------------------------
+class GroundTruth:
+    """Markers (``t``, label) and the running accuracy of predictions against them.
+
+    A marker opens a segment that lasts until the next marker. A prediction is scored when its
+    newest window ``[t_end - window_s, t_end)`` lies inside one segment whose label is a class
+    name (``"Rest"`` and unknown labels are not scored); it is also counted as *settled* when
+    its whole context (``n_context`` windows back) lies in that segment.
+
+    Parameters
+    ----------
+    window_s : float
+        Window length, seconds.
+    class_names : sequence of str
+    """
+
+    def __init__(self, window_s: float, class_names=CLASS_NAMES):
+        self.window_s = float(window_s)
+        self.class_names = tuple(class_names)
+        self._lower = {c.lower(): c for c in self.class_names}
+        self._times: list[float] = []
+        self._labels: list[str] = []
+        self.n_scored = 0
+        self.n_correct = 0
+        self.n_settled = 0
+        self.n_settled_correct = 0
+        self._lock = threading.Lock()
+
+    def add_marker(self, t: float, label: str) -> None:
+        with self._lock:
+            i = bisect_right(self._times, t)
+            self._times.insert(i, float(t))
+            self._labels.insert(i, str(label).strip())
+
+    @property
+    def has_markers(self) -> bool:
+        return bool(self._times)
+
+    def segment(self, t: float) -> tuple[float, float, str | None]:
+        """``(t_start, t_next, class or None)`` of the segment holding ``t``."""
+        with self._lock:
+            i = bisect_right(self._times, t) - 1
+            if i < 0:
+                return -math.inf, (self._times[0] if self._times else math.inf), None
+            nxt = self._times[i + 1] if i + 1 < len(self._times) else math.inf
+            return self._times[i], nxt, self._lower.get(self._labels[i].lower())
+
+    def truth(self, t_end: float) -> str | None:
+        """The class of the window ending at ``t_end``, or None when it is not scorable."""
+        t0, t1, label = self.segment(t_end - 1e-9)
+        if label is None or t_end - self.window_s < t0 - 1e-9 or t_end > t1 + 1e-9:
+            return None
+        return label
+
+    def score(self, pred: Prediction) -> str | None:
+        """Count ``pred`` if scorable; returns its true class (None if not scored)."""
+        label = self.truth(pred.t_end)
+        if label is None:
+            return None
+        t0, _, _ = self.segment(pred.t_end - 1e-9)
+        settled = pred.t_end - max(1, pred.n_context) * self.window_s >= t0 - 1e-9
+        ok = pred.label == label
+        with self._lock:
+            self.n_scored += 1
+            self.n_correct += ok
+            if settled:
+                self.n_settled += 1
+                self.n_settled_correct += ok
+        return label
+
+    def summary(self) -> dict:
+        """``{"n_scored", "accuracy", "n_settled", "accuracy_settled", "chance"}``."""
+        with self._lock:
+            return {
+                "n_scored": self.n_scored,
+                "accuracy": self.n_correct / self.n_scored if self.n_scored else None,
+                "n_settled": self.n_settled,
+                "accuracy_settled": (
+                    self.n_settled_correct / self.n_settled if self.n_settled else None
+                ),
+                "chance": 1.0 / len(self.class_names),
+            }
+
+
+# --- LSL outlet ----------------------------------------------------------------------------
+class LslOutletSink:
+    """Publishes every prediction on an LSL outlet (default ``CMT-Emotion``, type ``Emotion``).
+
+    Seven float32 channels: the 5 probabilities (``p_Disgust`` ... ``p_Happy``) then the 2 gates
+    (``gate_eeg``, ``gate_eye``), labelled in the description; irregular rate (a prediction is
+    skipped when no valid context exists). Each sample is stamped with the prediction's window
+    end ``t_end`` on the LSL clock, so recorders align it with the EEG it came from.
+
+    Parameters
+    ----------
+    name : str
+    source_id : str | None
+        Default ``"cmt-live-<name>"`` (stable, so LSL consumers recover after a restart).
+    clock_map : callable(float) -> float | None
+        Maps the pipeline's time to the LSL clock (only when the pipeline runs on a scaled
+        clock, e.g. a faster-than-real-time bench); default identity.
+    info : dict | None
+        Extra ``key: value`` pairs for the description (model file, contract summary).
+
+    Notes
+    -----
+    ``pylsl`` is imported here, lazily: the caller chose the LSL config first.
+    """
+
+    def __init__(
+        self,
+        name: str = "CMT-Emotion",
+        *,
+        source_id: str | None = None,
+        clock_map=None,
+        info: dict | None = None,
+    ):
+        import pylsl
+
+        if not name:
+            raise ValueError("The outlet name must not be empty (e.g. --outlet-name CMT-Emotion).")
+        self.name = name
+        self._clock_map = clock_map
+        sinfo = pylsl.StreamInfo(
+            name,
+            "Emotion",
+            len(OUTLET_LABELS),
+            pylsl.IRREGULAR_RATE,
+            pylsl.cf_float32,
+            source_id or f"cmt-live-{name}",
+        )
+        desc = sinfo.desc()
+        desc.append_child_value("manufacturer", "cmt-live")
+        desc.append_child_value("classes", ",".join(CLASS_NAMES))
+        desc.append_child_value("stamp", "window end (t_end), LSL clock")
+        for k, v in (info or {}).items():
+            desc.append_child_value(str(k), str(v))
+        chans = desc.append_child("channels")
+        for label in OUTLET_LABELS:
+            ch = chans.append_child("channel")
+            ch.append_child_value("label", label)
+            ch.append_child_value("unit", "probability" if label.startswith("p_") else "weight")
+            ch.append_child_value("type", "Emotion")
+        self._outlet = pylsl.StreamOutlet(sinfo, chunk_size=1, max_buffered=60)
+        self._lock = threading.Lock()
+        self._sample = np.zeros(len(OUTLET_LABELS), np.float32)
+
+    def on_prediction(self, pred: Prediction) -> None:
+        with self._lock:
+            if self._outlet is None:
+                return
+            self._sample[:5] = pred.probs
+            self._sample[5:] = pred.gates
+            t = pred.t_end if self._clock_map is None else self._clock_map(pred.t_end)
+            self._outlet.push_sample(self._sample, t)
+
+    def on_health(self, health) -> None:
+        pass
+
+    def on_event(self, kind: str, message: str, t: float) -> None:
+        pass
+
+    def on_features(self, frame: FeatureFrame) -> None:
+        pass
+
+    def on_marker(self, t: float, label: str) -> None:
+        pass
+
+    def close(self) -> None:
+        """Unregister the outlet (consumers see the stream end)."""
+        with self._lock:
+            outlet, self._outlet = self._outlet, None
+        del outlet
+
+
+# --- session log ---------------------------------------------------------------------------
+def _fmt(x: float, digits: int = 6) -> str:
+    return "" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+class SessionLog:
+    """The session log: one line per prediction, plus events, markers and counts.
+
+    Parameters
+    ----------
+    path : str | Path
+        ``*.jsonl`` / ``*.ndjson`` or ``*.csv`` (see the module docstring). Parent folders are
+        created; an existing file is overwritten.
+    window_s : float
+        For scoring predictions against markers (:class:`GroundTruth`).
+    start_info : dict | None
+        Written as the first (``"start"``) line: model, contract summary, settings.
+    health_every_s : float
+        Minimum LSL time between two ``"health"`` lines.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        window_s: float = 4.0,
+        start_info: dict | None = None,
+        health_every_s: float = 10.0,
+    ):
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix in (".jsonl", ".ndjson"):
+            self.format = "jsonl"
+        elif suffix == ".csv":
+            self.format = "csv"
+        else:
+            raise ValueError(
+                f"--log {str(path)!r}: unknown extension {path.suffix!r}; use .jsonl (JSON lines) "
+                "or .csv."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.truth = GroundTruth(window_s)
+        self.health_every_s = float(health_every_s)
+        self._t_health = -math.inf
+        self._lock = threading.Lock()
+        self._f = open(path, "w", newline="", encoding="utf-8")
+        self.n_predictions = 0
+        self.n_events = 0
+        if self.format == "csv":
+            self._buf = io.StringIO()
+            self._csv = csv.DictWriter(self._buf, fieldnames=CSV_COLUMNS, extrasaction="raise")
+            self._csv.writeheader()
+            self._flush_csv()
+        self._write("start", {"message": json.dumps(start_info or {}, default=str)}, start_info)
+
+    def _flush_csv(self) -> None:
+        self._f.write(self._buf.getvalue())
+        self._f.flush()
+        self._buf.seek(0)
+        self._buf.truncate()
+
+    def _write(self, kind: str, csv_row: dict, obj: dict | None = None) -> None:
+        # Called by every on_*; one lock so lines never interleave.
+        with self._lock:
+            if self._f is None:
+                return
+            if self.format == "csv":
+                self._csv.writerow({"kind": kind, **csv_row})
+                self._flush_csv()
+            else:
+                line = {"kind": kind, **(obj if obj is not None else csv_row)}
+                self._f.write(json.dumps(line, allow_nan=False, default=str) + "\n")
+                self._f.flush()
+
+    def on_prediction(self, pred: Prediction) -> None:
+        true = self.truth.score(pred)
+        flags = sorted(pred.flags)
+        latency_ms = (pred.t_computed - pred.t_end) * 1e3
+        probs = [float(p) for p in pred.probs]
+        gates = [float(g) for g in pred.gates]
+        row = {
+            "t_end": _fmt(pred.t_end),
+            "t_computed": _fmt(pred.t_computed),
+            "latency_ms": _fmt(latency_ms, 3),
+            "compute_ms": _fmt(pred.compute_ms, 3),
+            **{f"p_{c}": f"{p:.6f}" for c, p in zip(CLASS_NAMES, probs)},
+            "gate_eeg": f"{gates[0]:.6f}",
+            "gate_eye": f"{gates[1]:.6f}",
+            "label": pred.label,
+            "confidence": f"{pred.confidence:.6f}",
+            "flags": "|".join(flags),
+            "n_context": str(pred.n_context),
+            "true_label": true or "",
+        }
+        obj = {
+            "t_end": pred.t_end,
+            "t_computed": pred.t_computed,
+            "latency_ms": latency_ms,
+            "compute_ms": pred.compute_ms,
+            "probs": dict(zip(CLASS_NAMES, probs)),
+            "gates": dict(zip(MODALITIES, gates)),
+            "label": pred.label,
+            "confidence": pred.confidence,
+            "flags": flags,
+            "n_context": pred.n_context,
+            "true_label": true,
+        }
+        self.n_predictions += 1
+        self._write("prediction", row, obj)
+
+    def on_event(self, kind: str, message: str, t: float) -> None:
+        self.n_events += 1
+        row = {"t_end": _fmt(t), "event": kind, "message": message}
+        self._write("event", row, {"t": t, "event": kind, "message": message})
+
+    def on_marker(self, t: float, label: str) -> None:
+        self.truth.add_marker(t, label)
+        self._write("marker", {"t_end": _fmt(t), "label": label}, {"t": t, "label": label})
+
+    def on_health(self, health: list[StreamHealth]) -> None:
+        if not health:
+            return
+        t = max(h.t for h in health)
+        if t - self._t_health < self.health_every_s:
+            return
+        self._t_health = t
+        streams = [
+            {
+                "name": h.name,
+                "status": h.status,
+                "nominal_rate": h.nominal_rate,
+                "effective_rate": round(h.effective_rate, 3),
+                "latency_ms": round(h.latency_s * 1e3, 3),
+                "n_samples": h.n_samples,
+                "n_dropped": h.n_dropped,
+                "n_timestamp_faults": h.n_timestamp_faults,
+                "n_gaps": len(h.gaps),
+            }
+            for h in health
+        ]
+        self._write(
+            "health",
+            {"t_end": _fmt(t), "message": json.dumps(streams)},
+            {"t": t, "streams": streams},
+        )
+
+    def on_features(self, frame: FeatureFrame) -> None:
+        pass
+
+    def write_info(self, kind: str, info: dict) -> None:
+        """A free-form line (``kind`` e.g. ``"accuracy"``), JSON-ready ``info``."""
+        self._write(kind, {"message": json.dumps(info, default=str)}, info)
+
+    def close(self, summary: dict | None = None) -> None:
+        """Write the ``"end"`` line (totals, accuracy) and close the file."""
+        if self._f is None:
+            return
+        end = {
+            "n_predictions": self.n_predictions,
+            "n_events": self.n_events,
+            "accuracy": self.truth.summary() if self.truth.has_markers else None,
+            **(summary or {}),
+        }
+        self._write("end", {"message": json.dumps(end, default=str)}, end)
+        with self._lock:
+            f, self._f = self._f, None
+        f.close()
+        logger.info("session log %s: %d predictions", self.path, self.n_predictions)
+
+
+def read_log(path: str | Path) -> list[dict]:
+    """Read a session log back: one dict per line (CSV values stay strings)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".csv":
+        return list(csv.DictReader(io.StringIO(text)))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
