@@ -106,7 +106,7 @@ def resolve_stream(
     hostname: str | None = None,
     timeout: float = 5.0,
     kind: str = "eeg",
-    duplicate_wait_s: float = 0.5,
+    duplicate_wait_s: float = 1.0,
     **kwargs,
 ):
     """Find exactly one LSL stream by name and, optionally, type, source_id and hostname.
@@ -127,6 +127,8 @@ def resolve_stream(
     duplicate_wait_s : float
         After the first match, how long to keep listening for other matches (resolution
         returns as soon as one stream answers, so duplicates could otherwise go unnoticed).
+        Measured on loopback: a second outlet answered only in liblsl's second query wave,
+        ~0.5 s in; 0.5 s was not enough, 1.0 s was. A unique stream thus costs this long.
 
     Returns
     -------
@@ -382,6 +384,8 @@ class StreamInput:
 
     # --- construction helpers ----------------------------------------------------------------
     def _open_inlet(self, info):
+        from pylsl.util import TimeoutError as LSLTimeoutError
+
         pylsl = self._pylsl
         inlet = pylsl.StreamInlet(
             info,
@@ -393,7 +397,7 @@ class StreamInput:
         try:
             full = inlet.info(timeout=self._open_timeout_s)
             inlet.open_stream(timeout=self._open_timeout_s)
-        except pylsl.TimeoutError as e:
+        except LSLTimeoutError as e:
             raise StreamResolutionError(
                 f"Stream {info.name()!r} was found but did not answer within "
                 f"{self._open_timeout_s:g} s ({e}); is the source still running?"
@@ -575,6 +579,9 @@ class StreamInput:
             logger.exception("stream %r: reader thread stopped", self.meta.name)
 
     def _pull_once(self) -> None:
+        from pylsl.util import LostError
+        from pylsl.util import TimeoutError as LSLTimeoutError
+
         pylsl = self._pylsl
         try:
             _, ts = self._inlet.pull_chunk(
@@ -584,7 +591,7 @@ class StreamInput:
                 min_samples=1,
                 as_numpy=True,
             )
-        except pylsl.LostError:
+        except LostError:
             # recover=False, or no source_id: liblsl gives up on this inlet. Never reopen it.
             now = pylsl.local_clock()
             self._event("recovering", "stream lost (LostError); re-resolving", now, 30)
@@ -655,7 +662,7 @@ class StreamInput:
             self._t_next_offset = now + 1.0
             try:
                 self._clock_offset_s = float(self._inlet.time_correction(timeout=0.0))
-            except (pylsl.TimeoutError, pylsl.LostError):
+            except (LSLTimeoutError, LostError):
                 pass  # no estimate yet / lost: the last known offset stays in health()
 
     def _watchdog(self, now: float) -> None:

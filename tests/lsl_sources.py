@@ -16,6 +16,7 @@ Fault injection (times in seconds since sample 0):
 ``--pause-at S --pause-s D``       stop pushing for D s (the outlet stays up: a gap)
 ``--jitter-ms J``                  uniform jitter of +-J ms on each stamp (gaze-like)
 ``--format string``                a string stream (refused as EEG)
+``--wait-consumer``                sample 0 is pushed once an inlet has connected
 
 In tests (``tests/`` is on ``sys.path`` under pytest)::
 
@@ -110,6 +111,9 @@ def _parse(argv):
     p.add_argument("--pause-s", type=float, default=1.0)
     p.add_argument("--jitter-ms", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--wait-consumer", action="store_true", help="start pushing once an inlet connects"
+    )
     return p.parse_args(argv)
 
 
@@ -150,6 +154,10 @@ def main(argv=None) -> int:
     t0 = pylsl.local_clock() if args.t0 is None else args.t0
     rng = np.random.default_rng(args.seed)
     print(f"READY {t0!r}", flush=True)
+    if args.wait_consumer:
+        if not outlet.wait_for_consumers(15.0):
+            return 1
+        t0 = pylsl.local_clock()
     k = 0  # samples pushed
     paused_s = 0.0  # total pause so far: stamps jump by it
     chunk_s = args.chunk_ms / 1000.0
