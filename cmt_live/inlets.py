@@ -477,6 +477,10 @@ class StreamInput:
     def start(self) -> StreamInput:
         """Start the reader thread (once)."""
         if not self._thread.is_alive() and not self._stop.is_set():
+            # Staleness counts from now: a late start() is not an outage. Samples queued in
+            # liblsl since the inlet opened are kept (they are stamped after t_open).
+            self._t_last_arrival = self._pylsl.local_clock()
+            self._backlog_until = self._t_last_arrival + 2.0
             self._thread.start()
         return self
 
