@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -281,7 +282,7 @@ class Pipeline:
         if self._last_in is not None and ts[0] - self._last_in[1] > self._restart_s:
             self._run_open = False
         bounds = [0, *cuts.tolist(), ts.size]
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in pairwise(bounds):
             if a > 0 and ts[a] - ts[a - 1] > self._restart_s:
                 self._run_open = False
             if finite[a]:

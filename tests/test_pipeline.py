@@ -1,0 +1,190 @@
+"""The live core driven in-process with fake EEG and gaze (no LSL)."""
+
+import numpy as np
+import pytest
+from live_models import make_model_file
+
+from cmt_live.pipeline import ContractError, Pipeline, check_spec, match_gaze_channels
+from cmt_live.records import Flag
+from features import FeatureSpec
+
+T0 = 1000.0
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory):
+    from models import load_runtime
+
+    path = make_model_file(tmp_path_factory.mktemp("m") / "tiny.pt")
+    return load_runtime(path, device="cpu", threads=1, warmup=2)
+
+
+class Recorder:
+    def __init__(self):
+        self.preds, self.events, self.frames, self.markers, self.closed = [], [], [], [], False
+
+    def on_prediction(self, p):
+        self.preds.append(p)
+
+    def on_event(self, kind, message, t):
+        self.events.append((kind, message, t))
+
+    def on_health(self, h):
+        pass
+
+    def on_features(self, f):
+        self.frames.append(f)
+
+    def on_marker(self, t, label):
+        self.markers.append((t, label))
+
+    def close(self):
+        self.closed = True
+
+
+def fake_eeg(duration_s, sfreq=200.0, seed=0):
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * sfreq)
+    t = np.arange(n) / sfreq
+    x = 10e-6 * np.sin(2 * np.pi * 10 * t)[:, None] + 5e-6 * rng.standard_normal((n, 62))
+    return x, T0 + t
+
+
+def fake_gaze(duration_s, rate=120.0, seed=0):
+    rng = np.random.default_rng(seed)
+    ts = T0 + np.arange(0, duration_s, 1 / rate) + rng.uniform(0, 2e-3, int(duration_s * rate))
+    n = ts.size
+    g = np.column_stack(
+        [rng.normal(0, 2, n), rng.normal(0, 2, n), 3 + 0 * ts, 3.1 + 0 * ts, np.ones(n)]
+    )
+    return g, np.sort(ts)
+
+
+def drive(pipe, eeg, ets, gaze=None, gts=None, chunk_s=0.05, gaze_until=None):
+    sfreq = pipe.eeg_sfreq
+    step = max(1, int(chunk_s * sfreq))
+    out = []
+    for i in range(0, len(ets), step):
+        pipe.push_eeg(eeg[i : i + step], ets[i : i + step])
+        t_hi = ets[min(i + step, len(ets) - 1)]
+        if gaze is not None:
+            sel = (gts >= ets[i] - 1e-9) & (gts < t_hi)
+            if gaze_until is not None:
+                sel &= gts < gaze_until
+            if sel.any():
+                pipe.push_gaze(gaze[sel], gts[sel])
+        out += pipe.process(eye_stale=gaze_until is not None and t_hi > gaze_until + 1.0)
+    return out
+
+
+def test_happy_path_one_prediction_per_step(runtime):
+    rec = Recorder()
+    pipe = Pipeline(runtime, sinks=[rec])
+    eeg, ets = fake_eeg(20)
+    g, gts = fake_gaze(20.5)
+    preds = drive(pipe, eeg, ets, g, gts)
+    assert len(preds) >= 15 and rec.preds == preds
+    np.testing.assert_allclose(np.diff([p.t_end for p in preds]), 1.0, atol=1e-6)
+    assert preds[0].t_end == pytest.approx(T0 + 4.0)
+    for p in preds:
+        assert p.probs.sum() == pytest.approx(1.0, abs=1e-5)
+        assert p.gates.sum() == pytest.approx(1.0, abs=1e-5)
+        assert not p.flags and p.compute_ms > 0
+    # Context spaced window_s apart: at t_end = T0+16 the frames T0+4, 8, 12, 16 are valid.
+    at16 = next(p for p in preds if abs(p.t_end - (T0 + 16)) < 1e-6)
+    assert at16.n_context == 4
+    assert len(rec.frames) == len(preds)
+
+
+def test_same_samples_any_chunking_same_predictions(runtime):
+    eeg, ets = fake_eeg(12)
+    g, gts = fake_gaze(12.5)
+    a = drive(Pipeline(runtime), eeg, ets, g, gts, chunk_s=0.02)
+    b = drive(Pipeline(runtime), eeg, ets, g, gts, chunk_s=0.37)
+    assert [p.t_end for p in a] == [p.t_end for p in b]
+    for pa, pb in zip(a, b):
+        np.testing.assert_array_equal(pa.probs, pb.probs)
+
+
+def test_no_gaze_stream_gives_eeg_only_predictions(runtime):
+    pipe = Pipeline(runtime, has_gaze=False)
+    eeg, ets = fake_eeg(10)
+    preds = drive(pipe, eeg, ets)
+    assert len(preds) >= 6
+    for p in preds:
+        assert Flag.EYE_MISSING in p.flags
+        assert p.gates[1] < 1e-3 and p.gates[0] > 0.999
+
+
+def test_gaze_lost_mid_run_switches_to_eeg_only(runtime):
+    rec = Recorder()
+    pipe = Pipeline(runtime, sinks=[rec])
+    eeg, ets = fake_eeg(20)
+    g, gts = fake_gaze(20.5)
+    preds = drive(pipe, eeg, ets, g, gts, gaze_until=T0 + 10.0)
+    before = [p for p in preds if p.t_end <= T0 + 10.0]
+    after = [p for p in preds if p.t_end >= T0 + 11.5]
+    assert before and after, "predictions continue after the gaze stream is lost"
+    assert all(Flag.EYE_MISSING not in p.flags for p in before)
+    for p in after:
+        assert Flag.EYE_MISSING in p.flags or Flag.EYE_STALE in p.flags
+        assert p.gates[1] < 1e-3
+    # Every step still produced a prediction: none was skipped.
+    np.testing.assert_allclose(np.diff([p.t_end for p in preds]), 1.0, atol=1e-6)
+
+
+def test_nan_burst_is_flagged_and_recovers(runtime):
+    rec = Recorder()
+    pipe = Pipeline(runtime, has_gaze=False, sinks=[rec])
+    eeg, ets = fake_eeg(20)
+    eeg[int(8.0 * 200) : int(8.2 * 200)] = np.nan
+    drive(pipe, eeg, ets)
+    hit = [f for f in rec.frames if T0 + 8.0 < f.t_end <= T0 + 12.2]
+    assert hit and all(not f.eeg_valid and Flag.EEG_NONFINITE in f.flags for f in hit)
+    # A window with no usable modality gives an event, not a prediction.
+    assert any(k == Flag.NO_VALID_CONTEXT for k, _, _ in rec.events)
+    late = [f for f in rec.frames if f.t_end >= T0 + 13.0]
+    assert late and all(f.eeg_valid for f in late)
+    assert np.isfinite(late[-1].eeg).all()
+
+
+def test_1000hz_eeg_is_resampled_to_the_model_rate(runtime):
+    pipe = Pipeline(runtime, eeg_sfreq=1000.0, has_gaze=False)
+    eeg, ets = fake_eeg(12, sfreq=1000.0)
+    preds = drive(pipe, eeg, ets)
+    assert len(preds) >= 7
+    frame = pipe.last_frame
+    # Known answer survives resampling: 10 Hz lands in alpha.
+    assert int(np.argmax(frame.eeg.reshape(5, 62).mean(axis=1))) == 2
+    # Window ends are on the input clock, shifted by the resampler's group delay.
+    assert preds[0].t_end == pytest.approx(T0 + 4.0 - pipe._delay_s, abs=0.006)
+
+
+def test_markers_and_close_reach_the_sinks(runtime):
+    rec = Recorder()
+    pipe = Pipeline(runtime, has_gaze=False, sinks=[rec])
+    pipe.push_marker(T0, "Happy")
+    pipe.close()
+    assert rec.markers == [(T0, "Happy")] and rec.closed
+
+
+def test_contract_mismatches_are_refused_with_the_fix(runtime):
+    with pytest.raises(ContractError, match="eye_stats='window'"):
+        check_spec(FeatureSpec(eye_stats="clip"), step_s=1.0)
+    with pytest.raises(ContractError, match="too low"):
+        check_spec(FeatureSpec(), step_s=1.0, eeg_sfreq=50.0)
+    with pytest.raises(ContractError, match="irregular rate"):
+        check_spec(FeatureSpec(), step_s=1.0, eeg_sfreq=0.0)
+    with pytest.raises(ContractError, match="whole number of samples"):
+        check_spec(FeatureSpec(), step_s=0.0123)
+    with pytest.raises(ContractError, match="unfiltered EEG at 200"):
+        check_spec(FeatureSpec(preprocess=False), step_s=1.0, eeg_sfreq=500.0)
+    with pytest.raises(ContractError, match="lacks the columns"):
+        match_gaze_channels(["x", "y", "pupil"])
+    with pytest.raises(ValueError, match="model's channel order"):
+        Pipeline(runtime).push_eeg(np.zeros((5, 4)), np.arange(5.0))
+
+
+def test_gaze_channels_by_alias():
+    idx = match_gaze_channels(["valid", "GazeX", "GazeY", "pupil_left", "pupil_right"])
+    assert idx.tolist() == [1, 2, 3, 4, 0]
