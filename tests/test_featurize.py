@@ -124,7 +124,7 @@ def test_streaming_and_zero_phase_preprocessing_agree_after_the_transient(sfreq)
     y_batch, _ = preprocess_batch(x, sfreq)
     skip = 10 * 200  # 10 s of transient
     m = min(y_stream.shape[1], y_batch.shape[1])
-    d = int(round(pre.delay_s * 200))
+    d = round(pre.delay_s * 200)
     de_s = de_features(y_stream[:, skip + d : m], 200.0)
     de_b = de_features(y_batch[:, skip : m - d], 200.0)
     k = min(len(de_s), len(de_b))
