@@ -575,7 +575,15 @@ class LivePipeline:
         )
         eeg_sfreq = float(info.nominal_srate())
         check_spec(spec, step_s=self.step_s, eeg_sfreq=eeg_sfreq)
-        self.eeg = StreamInput(info, kind="eeg", unit=self.eeg_unit, start=False)
+        # A scaled source's stamps are compressed K times; a dejitterer fitted to the nominal
+        # rate would stretch them back, so scaled runs use the clock-synced stamps as sent.
+        self.eeg = StreamInput(
+            info,
+            kind="eeg",
+            unit=self.eeg_unit,
+            start=False,
+            dejitter=self.time_scale == 1.0,
+        )
         try:
             self._eeg_idx = match_channels(self.eeg.ch_names, spec.ch_names, self.channel_map)
         except ValueError as err:

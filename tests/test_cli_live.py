@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from itertools import pairwise
 
 import pytest
 from live_models import make_model_file
@@ -102,7 +103,7 @@ def test_happy_path_then_sigterm_leaves_a_complete_log(tmp_path, model_file):
     try:
         seen = wait_predictions(log, 4)
         proc.send_signal(signal.SIGTERM)
-        out, err = stop(proc)
+        _out, err = stop(proc)
         assert proc.returncode == 0, err[-2000:]
     finally:
         stop(proc)
@@ -119,7 +120,7 @@ def test_happy_path_then_sigterm_leaves_a_complete_log(tmp_path, model_file):
         assert abs(sum(p["probs"].values()) - 1) < 1e-4
         assert 0 < p["latency_ms"] < 1000
     # One prediction per step, spaced 1 s on the LSL clock.
-    dt = [b["t_end"] - a["t_end"] for a, b in zip(preds, preds[1:])]
+    dt = [b["t_end"] - a["t_end"] for a, b in pairwise(preds)]
     assert all(abs(d - 1.0) < 1e-3 for d in dt), dt
     # With both streams flowing, the newest predictions use both modalities.
     assert "eye_missing" not in preds[-1]["flags"]
@@ -133,7 +134,7 @@ def test_no_eye_stream_runs_eeg_only(tmp_path, model_file):
         "--eeg-stream", prefix + "EEG", "--model", model_file, "--log", log, "--duration", "9"
     )
     try:
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         stop(proc)
         stop(src)
@@ -153,7 +154,7 @@ def test_contract_mismatch_is_refused_before_the_first_window(tmp_path, model_fi
     log = tmp_path / "never.jsonl"
     try:
         proc = live("--eeg-stream", name, "--model", model_file, "--log", log)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         stop_source(src)
     assert proc.returncode == 2
@@ -170,7 +171,7 @@ def test_missing_stream_lists_what_is_visible(model_file):
         "--resolve-timeout",
         "1",
     )
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "No LSL stream matched" in err
 
 
@@ -205,7 +206,7 @@ def test_end_to_end_accuracy_on_an_unseen_subject_is_above_chance(tmp_path_facto
         "28",
     )
     try:
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
     finally:
         stop(proc)
         stop(src)
@@ -213,5 +214,8 @@ def test_end_to_end_accuracy_on_an_unseen_subject_is_above_chance(tmp_path_facto
     rows = read_log(log)
     acc = next(r for r in rows if r["kind"] == "accuracy")
     print("end-to-end accuracy vs markers:", acc)
-    assert acc["n_scored"] >= 40
+    preds = [r for r in rows if r["kind"] == "prediction" and r["true_label"]]
+    # Several emotions were scored (a constant guess cannot pass), and the model beats chance.
+    assert len({r["true_label"] for r in preds}) >= 3
+    assert acc["n_scored"] >= 15
     assert acc["accuracy"] > 0.2 + 0.1
