@@ -1,0 +1,230 @@
+"""End-to-end latency of cmt-live through real LSL (loopback), plus its CPU and memory.
+
+The bench publishes a 62-channel 200 Hz EEG stream (and a 120 Hz gaze stream unless
+``--no-gaze``) from this process, paced at ``--speed`` x real time (default 10: ten simulated
+minutes in one wall minute; cmt-live runs with ``--time-scale`` of the same value), starts
+``cmt-live --headless`` on them in a subprocess with a model of the ``default`` preset
+(untrained: latency does not depend on the weights), and listens to ``CMT-Emotion``.
+
+Latency of a prediction = local LSL time when the bench received it - local LSL time when the
+bench pushed the chunk holding the last sample of its window. Reported: p50/p99/max over all
+predictions, the first five (a first-window spike would show there), cmt-live's CPU % (utime +
+stime from /proc/<pid>/stat over the measured span) and RSS (VmRSS from /proc/<pid>/status) at
+the first prediction and at the end.
+
+Usage::
+
+    .venv/bin/python bench/bench_latency.py                 # 10 simulated minutes at 10x
+    .venv/bin/python bench/bench_latency.py --minutes 2 --speed 1 --no-gaze
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from bisect import bisect_left
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from cmt_live.lslconfig import use_loopback_config
+
+use_loopback_config()
+import pylsl  # noqa: E402
+
+from features.constants import SEEDV_CHANNELS  # noqa: E402
+
+
+def make_default_model(path: Path, context_len: int) -> Path:
+    import torch
+
+    from features.spec import FeatureSpec
+    from models import CrossModalTransformer, ModelConfig, ModelContract, export_torchscript
+
+    torch.manual_seed(0)
+    cfg = ModelConfig.preset("default")
+    spec = FeatureSpec()
+    norm = {
+        "eeg_mean": np.zeros(cfg.n_eeg, np.float32),
+        "eeg_std": np.ones(cfg.n_eeg, np.float32),
+        "eye_mean": np.zeros(cfg.n_eye, np.float32),
+        "eye_std": np.ones(cfg.n_eye, np.float32),
+    }
+    contract = ModelContract(
+        feature_spec=spec,
+        norm=norm,
+        class_names=("Disgust", "Fear", "Sad", "Neutral", "Happy"),
+        context_len=context_len,
+        config=cfg,
+    )
+    export_torchscript(CrossModalTransformer(cfg).eval(), contract, path)
+    return path
+
+
+def outlet(name, type_, labels, units, sfreq, source_id):
+    info = pylsl.StreamInfo(name, type_, len(labels), sfreq, pylsl.cf_float32, source_id)
+    chans = info.desc().append_child("channels")
+    for lab, unit in zip(labels, units):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", lab)
+        ch.append_child_value("unit", unit)
+    return pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--minutes", type=float, default=10.0, help="simulated minutes")
+    p.add_argument("--speed", type=float, default=10.0, help="x real time")
+    p.add_argument("--chunk-ms", type=float, default=25.0, help="push interval (wall ms)")
+    p.add_argument("--no-gaze", action="store_true")
+    p.add_argument("--context-len", type=int, default=74, help="model context (default preset)")
+    p.add_argument("--model", type=Path, help="model file (default: untrained default preset)")
+    args = p.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    model = args.model or make_default_model(tmp / "default.pt", args.context_len)
+    tag = uuid.uuid4().hex[:8]
+    sfreq, gaze_rate, speed = 200.0, 120.0, args.speed
+    eeg_out = outlet(
+        f"bench-{tag}-EEG", "EEG", SEEDV_CHANNELS, ["microvolts"] * 62, sfreq, f"bench-eeg-{tag}"
+    )
+    gaze_out = None
+    if not args.no_gaze:
+        gaze_out = outlet(
+            f"bench-{tag}-Gaze",
+            "Gaze",
+            ["x", "y", "pupil_1", "pupil_2", "valid"],
+            ["degrees", "degrees", "mm", "mm", ""],
+            gaze_rate,
+            f"bench-gaze-{tag}",
+        )
+    outlet_name = f"bench-{tag}-CMT-Emotion"
+    cmd = [
+        sys.executable,
+        "-m",
+        "cmt_live.cli.live",
+        "--headless",
+        "--eeg-stream",
+        f"bench-{tag}-EEG",
+        "--model",
+        str(model),
+        "--outlet-name",
+        outlet_name,
+        "--time-scale",
+        str(speed),
+        "--device",
+        "cpu",
+    ]
+    if gaze_out is not None:
+        cmd += ["--eye-stream", f"bench-{tag}-Gaze"]
+    live = subprocess.Popen(
+        cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        found = pylsl.resolve_bypred(f"name='{outlet_name}'", 1, 60.0)
+        if not found:
+            raise RuntimeError("cmt-live did not open its outlet: " + live.stderr.read()[-2000:])
+        inlet = pylsl.StreamInlet(found[0])
+        inlet.open_stream(timeout=10)
+        rng = np.random.default_rng(0)
+        push_stamps: list[float] = []  # stamp of the last sample of each chunk
+        push_times: list[float] = []  # local_clock when that chunk was pushed
+        lat_ms, recv_t_end = [], []
+        n_sim = int(args.minutes * 60 * sfreq)
+        t0 = pylsl.local_clock() + 0.2
+        n_eeg, t_gaze = 0, 0.0
+        cpu0 = rss0 = t_cpu0 = None
+        step = args.chunk_ms / 1000
+
+        while n_eeg < n_sim + int(6 * sfreq):
+            now = pylsl.local_clock()
+            sim_t = max(0.0, (now - t0) * speed)
+            n_target = min(int(sim_t * sfreq), n_sim + int(6 * sfreq))
+            if n_target > n_eeg:
+                x = (rng.standard_normal((n_target - n_eeg, 62)) * 10).astype(np.float32)
+                stamps = t0 + np.arange(n_eeg, n_target) / sfreq / speed
+                if gaze_out is not None:
+                    gts = np.arange(t_gaze, n_target / sfreq, 1 / gaze_rate)
+                    if gts.size:
+                        g = np.column_stack(
+                            [rng.normal(0, 2, gts.size), rng.normal(0, 2, gts.size)]
+                            + [np.full(gts.size, 3.0)] * 2
+                            + [np.ones(gts.size)]
+                        ).astype(np.float32)
+                        gaze_out.push_chunk(g, (t0 + gts / speed).tolist())
+                        t_gaze = gts[-1] + 1 / gaze_rate
+                eeg_out.push_chunk(x, stamps.tolist())
+                push_stamps.append(float(stamps[-1]))
+                push_times.append(pylsl.local_clock())
+                n_eeg = n_target
+            while True:
+                _s, ts = inlet.pull_sample(timeout=0.0)
+                if ts is None:
+                    break
+                t_recv = pylsl.local_clock()
+                last_stamp = ts - 1 / sfreq / speed  # window end = last sample + 1 period
+                i = bisect_left(push_stamps, last_stamp - 1e-7)
+                if i < len(push_times):
+                    lat_ms.append((t_recv - push_times[i]) * 1e3)
+                    recv_t_end.append(ts)
+                if cpu0 is None:
+                    cpu0, rss0, t_cpu0 = proc_cpu_s(live.pid), proc_rss_mb(live.pid), t_recv
+            time.sleep(max(0.0, step - (pylsl.local_clock() - now)))
+        time.sleep(0.5)
+        while True:
+            _s, ts = inlet.pull_sample(timeout=0.2)
+            if ts is None:
+                break
+        cpu1, rss1, t_cpu1 = proc_cpu_s(live.pid), proc_rss_mb(live.pid), pylsl.local_clock()
+    finally:
+        live.terminate()
+        try:
+            live.wait(20)
+        except subprocess.TimeoutExpired:
+            live.kill()
+    lat = np.asarray(lat_ms)
+    mode = "EEG + gaze" if gaze_out is not None else "EEG only"
+    print(
+        f"cmt-live latency through LSL loopback, {mode}, {args.minutes:g} simulated min at "
+        f"{speed:g}x real time ({args.chunk_ms:g} ms push chunks), model "
+        f"{'default preset, L=' + str(args.context_len) if not args.model else args.model}:"
+    )
+    if lat.size == 0:
+        print("  no predictions received")
+        return 1
+    print(
+        f"  predictions {lat.size}; latency p50 {np.percentile(lat, 50):.1f} ms, "
+        f"p99 {np.percentile(lat, 99):.1f} ms, max {lat.max():.1f} ms; first five "
+        + ", ".join(f"{v:.1f}" for v in lat[:5])
+        + " ms"
+    )
+    span = t_cpu1 - t_cpu0
+    print(
+        f"  cmt-live CPU {100 * (cpu1 - cpu0) / span:.1f}% of one core over {span:.0f} s wall; "
+        f"RSS {rss0:.1f} MB at the first prediction -> {rss1:.1f} MB at the end "
+        f"(growth {rss1 - rss0:+.1f} MB)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
