@@ -48,6 +48,10 @@ POWER_FLOOR_UV2 = 1e-12
 #: Shortest window: delta (1-4 Hz) needs bins 1 Hz apart, i.e. at least 1 s.
 MIN_WINDOW_S = 1.0
 _V_TO_UV = 1e6
+#: float32 values per block of the seedv FFT (1 MB, ~5 windows of 62 x 800): the temporaries
+#: stay in cache and are not fresh pages on every call (measured: 1.5-2x faster per window
+#: than one pass over 64 windows, 10x on an hour of EEG).
+_BLOCK_VALUES = 1 << 18
 
 
 def _check_params(sfreq: float, window_s: float, method: str, order: str, bands) -> int:
@@ -77,7 +81,12 @@ def _check_params(sfreq: float, window_s: float, method: str, order: str, bands)
 
 @lru_cache(maxsize=32)
 def _seedv_kernel(n_times: int, sfreq: float, bands: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Window ``(n_times,)`` and band-averaging matrix ``(n_bins, n_bands)``."""
+    """Window in µV per volt ``(n_times,)`` float32 and band-averaging matrix
+    ``(n_bins, n_bands)`` float32.
+
+    The volts -> µV factor is folded into the window so one float32 multiply does the unit
+    change, the cast and the windowing.
+    """
     n = np.arange(1, n_times + 1)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * n / (n_times + 1))
     freqs = np.fft.rfftfreq(n_times, 1.0 / sfreq)
@@ -87,16 +96,22 @@ def _seedv_kernel(n_times: int, sfreq: float, bands: tuple) -> tuple[np.ndarray,
         if not sel.any():
             raise ValueError(f"Band {name} ({lo}-{hi} Hz) has no FFT bin at this window length.")
         avg[sel, b] = 1.0 / sel.sum()
-    window.flags.writeable = False
+    window_uv = (window * _V_TO_UV).astype(np.float32)
+    avg = avg.astype(np.float32)
+    window_uv.flags.writeable = False
     avg.flags.writeable = False
-    return window, avg
+    return window_uv, avg
 
 
 @lru_cache(maxsize=32)
 def band_sos(sfreq: float, bands: tuple, order: int = 4) -> tuple[np.ndarray, ...]:
     """Butterworth band-pass sections per band (``"gaussian"`` method)."""
+    # A band reaching Nyquist (gamma's 50 Hz at sfreq = 100) has no upper edge to design:
+    # it is a high-pass, which is what "31 Hz up to Nyquist" means.
     return tuple(
-        signal.butter(order, [lo, hi], btype="bandpass", fs=sfreq, output="sos")
+        signal.butter(order, lo, btype="highpass", fs=sfreq, output="sos")
+        if hi >= sfreq / 2
+        else signal.butter(order, [lo, hi], btype="bandpass", fs=sfreq, output="sos")
         for _, lo, hi in bands
     )
 
@@ -111,15 +126,28 @@ def _reorder(de: np.ndarray, order: str) -> np.ndarray:
 def _seedv_windows(windows_v: np.ndarray, sfreq: float, bands: tuple) -> np.ndarray:
     """DE of ``(..., n_times)`` windows in volts -> ``(..., n_bands)``.
 
-    The FFT runs in float32 (10x faster than float64 here; DE changes by < 1e-5 bits), in
-    µV so the floor and the ``100 *`` factor act on the lab's units.
+    The FFT runs in float32 (twice as fast as float64 here; DE changes by < 1e-5 bits), in
+    µV so the floor and the ``100 *`` factor act on the lab's units. Windows go through in
+    blocks of :data:`_BLOCK_VALUES` so the temporaries stay in cache: one pass over a whole
+    hour of EEG at once is 10x slower per window (page faults on 100s of MB of temporaries).
+    A NaN/Inf sample makes its window's values NaN/Inf (the Hann window has no zero end
+    points), so callers can check finiteness on the small result.
     """
-    window, avg = _seedv_kernel(windows_v.shape[-1], float(sfreq), bands)
-    scaled = (windows_v * _V_TO_UV).astype(np.float32) * window.astype(np.float32)
-    spec = scipy.fft.rfft(scaled, axis=-1, workers=1)
-    power = spec.real**2 + spec.imag**2
-    psd = (power @ avg.astype(np.float32)).astype(np.float64)
-    return np.log2(100.0 * np.maximum(psd, POWER_FLOOR_UV2))
+    window_uv, avg = _seedv_kernel(windows_v.shape[-1], float(sfreq), bands)
+    lead, n_times = windows_v.shape[:-1], windows_v.shape[-1]
+    rows = windows_v.reshape(-1, n_times)
+    psd = np.empty((rows.shape[0], avg.shape[1]), dtype=np.float32)
+    step = max(1, _BLOCK_VALUES // n_times)
+    # NaN/Inf input (batch: raised by the caller) must not warn on its way through.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(0, rows.shape[0], step):
+            scaled = np.multiply(rows[i : i + step], window_uv, dtype=np.float32)
+            spec = scipy.fft.rfft(scaled, axis=-1, workers=1, overwrite_x=True)
+            power = spec.real**2
+            power += spec.imag**2
+            np.matmul(power, avg, out=psd[i : i + step])
+        de = np.log2(100.0 * np.maximum(psd.astype(np.float64), POWER_FLOOR_UV2))
+    return de.reshape(*lead, avg.shape[1])
 
 
 def _gaussian_de(var_uv2: np.ndarray) -> np.ndarray:
@@ -136,6 +164,21 @@ def _check_eeg(eeg: np.ndarray) -> np.ndarray:
     if not np.issubdtype(eeg.dtype, np.number):
         raise ValueError(f"eeg must be numeric; got dtype {eeg.dtype}.")
     return eeg
+
+
+def _raise_nonfinite(used: np.ndarray, n_times: int) -> None:
+    bad = ~np.isfinite(used)
+    if not bad.any():
+        raise ValueError(
+            "eeg overflows float32 power: its largest magnitude is "
+            f"{np.abs(used).max():g}; eeg must be in volts (divide µV by 1e6)."
+        )
+    ch, idx = np.argwhere(bad)[0]
+    raise ValueError(
+        f"eeg has {int(bad.sum())} non-finite samples, first in channel {ch} at sample {idx} "
+        f"(window {idx // n_times}). Interpolate or drop them, or use StreamingDE, which "
+        "marks such windows invalid."
+    )
 
 
 def de_features(
@@ -187,26 +230,24 @@ def de_features(
             f"at {sfreq} Hz){hint}. Pass at least {n_times} samples as (n_channels, n_times)."
         )
     used = eeg[:, : n_win * n_times]
-    bad = ~np.isfinite(used)
-    if bad.any():
-        ch, idx = np.argwhere(bad)[0]
-        raise ValueError(
-            f"eeg has {int(bad.sum())} non-finite samples, first in channel {ch} at sample {idx} "
-            f"(window {idx // n_times}). Interpolate or drop them, or use StreamingDE, which "
-            "marks such windows invalid."
-        )
     if method == "seedv":
         # FFT along contiguous memory, (n_ch, n_win, n_times); transpose the small result.
         de = _seedv_windows(used.reshape(n_ch, n_win, n_times), float(sfreq), bands)
+        # A non-finite sample leaves its window non-finite: check the small result and
+        # search the samples only when something is wrong (saves a pass over the input).
+        if not np.isfinite(de).all():
+            _raise_nonfinite(used, n_times)
         de = de.transpose(1, 0, 2)
-    else:
-        de = np.empty((n_win, n_ch, len(bands)))
-        x_uv = used * _V_TO_UV
-        for b, sos in enumerate(band_sos(float(sfreq), bands)):
-            zi = signal.sosfilt_zi(sos)[:, None, :] * x_uv[:, :1][None]
-            filtered, _ = signal.sosfilt(sos, x_uv, axis=-1, zi=zi)
-            var = filtered.reshape(n_ch, n_win, n_times).var(axis=-1)
-            de[:, :, b] = _gaussian_de(var).T
+        return _reorder(de, order)
+    if not np.isfinite(used).all():
+        _raise_nonfinite(used, n_times)
+    de = np.empty((n_win, n_ch, len(bands)))
+    x_uv = used * _V_TO_UV
+    for b, sos in enumerate(band_sos(float(sfreq), bands)):
+        zi = signal.sosfilt_zi(sos)[:, None, :] * x_uv[:, :1][None]
+        filtered, _ = signal.sosfilt(sos, x_uv, axis=-1, zi=zi)
+        var = filtered.reshape(n_ch, n_win, n_times).var(axis=-1)
+        de[:, :, b] = _gaussian_de(var).T
     return _reorder(de, order)
 
 
@@ -262,7 +303,10 @@ class StreamingDE:
                 f"window_s * sfreq) for this spec."
             )
         n_bands = len(self.spec.bands)
-        if not np.isfinite(x).all():
+        # ptp is NaN/Inf exactly when the channel holds NaN/Inf, and 0 when it is flat:
+        # one pass answers both questions.
+        spread = np.ptp(x, axis=-1)
+        if not np.isfinite(spread).all():
             self.reset()  # a causal filter fed NaN never recovers
             return np.full(self.n_channels * n_bands, np.nan), False, {"nonfinite"}
         if self.spec.de_method == "seedv":
@@ -280,7 +324,7 @@ class StreamingDE:
                 var[:, b] = y.var(axis=-1)
             de = _gaussian_de(var)[None]
         flags = set()
-        if (np.ptp(x, axis=-1) == 0).any():
+        if (spread == 0).any():
             flags.add("flat")
         return _reorder(de, self.spec.order)[0], True, flags
 

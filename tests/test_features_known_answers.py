@@ -212,3 +212,18 @@ def test_batch_zero_phase_keeps_the_timing_of_a_sinusoid():
     mid = slice(1000, -1000)
     assert sfreq_out == 200.0 and y.shape == (1, 4000)
     np.testing.assert_allclose(y[0, mid], ref[mid], atol=0.02)
+
+
+def test_gaussian_works_at_the_lowest_rate():
+    # 100 Hz: gamma (31-50 Hz) ends at Nyquist, so its filter is a high-pass.
+    t = np.arange(800) / 100.0
+    x = np.stack([np.sin(2 * np.pi * f * t) for f in (10.0, 40.0)]) * 20e-6
+    de = de_features(x, 100.0, method="gaussian").reshape(-1, 5, 2)
+    assert np.isfinite(de).all()
+    assert (de[:, :, 0].argmax(axis=1) == 2).all() and (de[:, :, 1].argmax(axis=1) == 4).all()
+
+
+def test_absurd_amplitudes_ask_for_volts():
+    # 1e14 "volts" (a unit mix-up gone wild) overflows the float32 power: say so, in units.
+    with pytest.raises(ValueError, match=r"overflows float32 power.*must be in volts"):
+        de_features(np.full((2, 800), 1e14), 200.0)

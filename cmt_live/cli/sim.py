@@ -114,7 +114,8 @@ def simulate_subject(
             t0, t1 = starts[i], starts[i + 1]
             # Output sample m describes input time m / sfreq_out - delay_s.
             m0 = round((t0 + pre.delay_s) * spec.sfreq)
-            n_win = int((t1 - t0) // spec.window_s)
+            # Durations come from a cumulative sum: round off float noise before flooring.
+            n_win = int((t1 - t0) / spec.window_s + 1e-6)
             m1 = m0 + n_win * win_n
             if out_total < m1:
                 t_feed = max(t_feed, t1) + 1.0
