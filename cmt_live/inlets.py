@@ -17,8 +17,9 @@ Typical use (the live loop)::
 
 What :class:`StreamInput` does about LSL.md's checklist:
 
-- Postprocessing: ``proc_clocksync`` only, so stamps are on this machine's LSL clock and the
-  checks see what the sender stamped. Gaze is never dejittered (dejitter put jittery gaze stamps
+- Postprocessing: ``proc_clocksync`` only (none for streams from this host, which already
+  share its clock), so stamps are on this machine's LSL clock and the checks see what the
+  sender stamped. Gaze is never dejittered (dejitter put jittery gaze stamps
   -31...+53 ms off here, and it is wrong for irregular streams). EEG stamps are dejittered
   *after* the checks by :class:`cmt_live.stream_checks.Dejitterer`, which restarts at every
   gap; liblsl's ``proc_dejitter`` was tried first and smeared a 1.5 s pause over the next
@@ -47,6 +48,7 @@ What :class:`StreamInput` does about LSL.md's checklist:
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import deque
 from dataclasses import replace
@@ -304,8 +306,11 @@ class StreamInput:
         self.recover = bool(recover)
         self._pylsl = pylsl
         # Clock sync only: liblsl's dejitter hides timestamp faults and smears gaps (see
-        # stream_checks.Dejitterer); EEG stamps are smoothed after the checks instead.
-        self._flags = pylsl.proc_clocksync
+        # stream_checks.Dejitterer); EEG stamps are smoothed after the checks instead. A
+        # stream from this host is stamped on our own clock already: its offset is 0 and
+        # liblsl's estimate of it only adds microseconds of noise, so no sync there.
+        local = info.hostname() == socket.gethostname()
+        self._flags = 0 if local else pylsl.proc_clocksync
         self._open_timeout_s = float(open_timeout_s)
         self.max_chunk = int(max_chunk)
         self._inlet, full = self._open_inlet(info)

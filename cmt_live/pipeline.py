@@ -354,7 +354,7 @@ class Pipeline:
             self.gaze_buffer.push(g, ts)
 
     # --- windows out -------------------------------------------------------------------------
-    def process(
+    def due_windows(
         self,
         *,
         eeg_stale: bool = False,
@@ -362,10 +362,10 @@ class Pipeline:
         eeg_gaps=(),
         gaze_gaps=(),
         timestamp_faults=(),
-    ) -> list[Prediction]:
-        """Cut every due window and :meth:`step` each; returns the predictions made."""
+    ) -> list[Window]:
+        """Cut every window that is due (EEG gaps given on the input clock)."""
         d = self._delay_s
-        windows = self.cutter.cut(
+        return self.cutter.cut(
             self.eeg_buffer,
             self.gaze_buffer,
             eeg_gaps=[(a - d, b - d) for a, b in eeg_gaps],
@@ -374,8 +374,12 @@ class Pipeline:
             eye_stale=eye_stale,
             timestamp_faults=timestamp_faults,
         )
+
+    def process(self, **due) -> list[Prediction]:
+        """Cut every due window (:meth:`due_windows`) and :meth:`step` each; returns the
+        predictions made."""
         out = []
-        for w in windows:
+        for w in self.due_windows(**due):
             pred = self.step(w)
             if pred is not None:
                 out.append(pred)
@@ -391,6 +395,21 @@ class Pipeline:
             to the sinks instead).
         """
         t0 = time.perf_counter()
+        prepared = self.prepare(window)
+        if prepared is None:
+            return None
+        frame, ctx = prepared
+        probs, gates = self.runtime.predict(ctx.eeg, ctx.eye, ctx.eeg_mask, ctx.eye_mask)
+        return self.finish(frame, ctx, probs, gates, (time.perf_counter() - t0) * 1e3)
+
+    def prepare(self, window: Window):
+        """Features and model context of one window (the part of :meth:`step` before the
+        model); None when the context has no usable window (an event is sent instead).
+
+        Returns
+        -------
+        (FeatureFrame, Context) | None
+        """
         self.n_windows += 1
         frame = self.featurizer.transform(window)
         self.last_frame = frame
@@ -406,8 +425,10 @@ class Pipeline:
                 frame.t_end,
             )
             return None
-        probs, gates = self.runtime.predict(ctx.eeg, ctx.eye, ctx.eeg_mask, ctx.eye_mask)
-        compute_ms = (time.perf_counter() - t0) * 1e3
+        return frame, ctx
+
+    def finish(self, frame: FeatureFrame, ctx, probs, gates, compute_ms: float) -> Prediction:
+        """Model output -> :class:`Prediction` -> sinks (the part of :meth:`step` after it)."""
         flags = set(frame.flags)
         if not ctx.has_eye:
             flags.add(Flag.EYE_MISSING)

@@ -70,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="source runs K x real time (cmt-sim stream --speed K); stamps are stretched by K",
     )
+    p.add_argument(
+        "--replay",
+        type=Path,
+        metavar="FILE",
+        help="replay a recording (.xdf, or an EEG file with --gaze) instead of live streams",
+    )
+    p.add_argument(
+        "--fast", action="store_true", help="with --replay: in-process, no LSL, full speed"
+    )
+    p.add_argument("--gaze", type=Path, help="with --replay of an EEG file: a gaze CSV")
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="PATH.xdf",
+        help="record the input streams and the prediction outlet to XDF (LabRecorder)",
+    )
     p.add_argument("--log-level", default="WARNING", help="package log level")
     return p
 
@@ -98,7 +114,21 @@ def _contract_summary(runtime) -> dict:
 
 
 def _validate(args, parser) -> None:
+    if args.fast and not args.replay:
+        parser.error("--fast goes with --replay FILE.")
+    if args.gaze and not args.replay:
+        parser.error("--gaze goes with --replay FILE (an EEG file).")
+    if args.record and (args.fast or args.no_outlet):
+        parser.error(
+            "--record needs LSL streams and the prediction outlet (no --fast/--no-outlet)."
+        )
+    if args.record and args.record.suffix.lower() != ".xdf":
+        parser.error(f"--record {args.record}: the file must end in .xdf.")
     if args.demo:
+        return
+    if args.replay:
+        if not args.model:
+            parser.error("--model is required with --replay.")
         return
     missing = [o for o, v in (("--eeg-stream", args.eeg_stream), ("--model", args.model)) if not v]
     if missing:
@@ -155,7 +185,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         resolve_timeout_s=args.resolve_timeout,
         time_scale=args.time_scale,
     )
-    log = None
+    log = recorder = None
     try:
         try:
             live.open()
@@ -191,6 +221,10 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             live.core.emit_event(
                 "eye_missing", "no eye stream given: EEG-only predictions", live.core.clock()
             )
+        if args.record:
+            recorder = _start_recorder(args, live)
+            if recorder is None:
+                return 2
         if gui:
             status = _run_gui(live, args, run_monitor, spec)
         else:
@@ -200,6 +234,11 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             status = status or 1
         return status
     finally:
+        if recorder is not None:
+            try:
+                print(f"cmt-live: recorded {recorder.stop()}", file=sys.stderr)
+            except RuntimeError as err:
+                print(f"cmt-live: recording failed: {err}", file=sys.stderr)
         if log is not None and live.core is not None:
             log.write_info(
                 "accuracy", {**log.truth.summary(), "n_predictions": live.core.n_predictions}
@@ -207,6 +246,101 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         live.close()
         if extra_stop is not None:
             extra_stop()
+
+
+def _start_recorder(args, live):
+    """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
+    from ..recording import Recorder
+
+    streams = [{"name": args.outlet_name, "type": "Emotion"}]
+    for inp in (live.eeg, live.gaze, live.markers):
+        meta = getattr(inp, "meta", None)
+        if meta is not None:
+            streams.append({"name": meta.name, "source_id": meta.source_id})
+        elif inp is not None:
+            streams.append({"name": inp.name})
+    try:
+        recorder = Recorder(args.record, streams, overwrite=True)
+        recorder.start()
+    except (RuntimeError, TimeoutError, ValueError, OSError) as err:
+        print(f"cmt-live: cannot record to {args.record}: {err}", file=sys.stderr)
+        return None
+    print(f"cmt-live: recording {len(streams)} streams to {args.record}", file=sys.stderr)
+    return recorder
+
+
+def run_replay(args) -> int:
+    """``--replay FILE``: fast in-process, or republished over LSL and monitored live."""
+    from models import load_runtime
+
+    from ..readers import read_recording
+    from ..replay import Player, PlayerSettings
+    from ..replay_fast import run_fast_replay, select_streams
+
+    try:
+        runtime = load_runtime(args.model, device=args.device, threads=args.threads)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"cmt-live: {err}", file=sys.stderr)
+        return 2
+    if args.fast:
+        from ..pipeline import ContractError
+        from ..sinks import SessionLog
+
+        sinks = []
+        try:
+            if args.log:
+                spec = runtime.contract.feature_spec
+                info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True}
+                sinks.append(SessionLog(args.log, window_s=spec.window_s, start_info=info))
+            stats = run_fast_replay(
+                runtime,
+                args.replay,
+                sinks=sinks,
+                gaze_file=args.gaze,
+                eeg_stream=args.eeg_stream,
+                eye_stream=args.eye_stream,
+                marker_stream=args.marker_stream,
+                channel_map=args.channel_map,
+                eeg_unit=args.eeg_units,
+                step_s=args.step,
+            )
+        except (ContractError, ValueError, FileNotFoundError) as err:
+            for s in sinks:
+                s.close()
+            print(f"cmt-live: {err}", file=sys.stderr)
+            return 2
+        print(
+            f"cmt-live: replayed {stats.duration_s:.0f} s in {stats.wall_s:.2f} s "
+            f"({stats.speed:.0f}x real time): {stats.n_predictions} predictions"
+            + (f", log {args.log}" if args.log else "")
+        )
+        return 0
+    # Real-time replay: publish the file over LSL and monitor it like live streams.
+    from ..lslconfig import use_loopback_config
+
+    use_loopback_config()
+    try:
+        streams = read_recording(args.replay, gaze=args.gaze)
+        eeg, gaze, markers = select_streams(
+            streams,
+            eeg_stream=args.eeg_stream,
+            eye_stream=args.eye_stream,
+            marker_stream=args.marker_stream,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        print(f"cmt-live: {err}", file=sys.stderr)
+        return 2
+    player = Player(streams, PlayerSettings(wait_consumers_s=10.0)).start()
+    args.eeg_stream, args.eeg_source_id = eeg.name, eeg.source_id
+    args.eye_stream = gaze.name if gaze is not None else None
+    args.eye_source_id = gaze.source_id if gaze is not None else None
+    args.marker_stream = markers.name if markers is not None else None
+    if args.duration is None:
+        args.duration = player.duration_s + 2 * runtime.contract.feature_spec.window_s
+    try:
+        return run_live(args, runtime=runtime, extra_stop=player.stop)
+    finally:
+        player.stop()
 
 
 def _run_headless(live, args, spec) -> int:
@@ -264,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
 
         use_loopback_config()
         return run_demo(args)
+    if args.replay:
+        return run_replay(args)
     return run_live(args)
 
 

@@ -272,6 +272,55 @@ class _Stop:
         self.flag = True
 
 
+def _session_simulator(args) -> SessionSimulator:
+    if args.trial_s is not None:
+        schedule = [(lab, args.trial_s) for lab in SEEDV_LABELS[args.session - 1]]
+    else:
+        schedule = seedv_schedule(args.session, args.trial_scale, rest=args.rest)
+    return SessionSimulator(
+        args.subject,
+        args.seed,
+        sfreq=args.sfreq,
+        gaze_rate=args.gaze_rate,
+        schedule=schedule,
+        session=args.session,
+    )
+
+
+def record_session(args) -> Path:
+    """Simulate ``args.duration`` seconds straight into an XDF file (no LSL needed).
+
+    The streams carry the same names, labels, units and source_ids as ``cmt-sim stream``
+    publishes, with timestamps starting at 0, so ``cmt-replay`` and ``cmt-live --replay`` treat
+    the file like a LabRecorder recording of the simulator.
+    """
+    from features.constants import SEEDV_CHANNELS
+
+    from ..xdf import XdfStream, write_xdf
+
+    if not args.duration or args.duration <= 0:
+        raise ValueError(f"--duration must be > 0 seconds; got {args.duration}.")
+    sim = _session_simulator(args)
+    ident = f"{args.subject}-{args.seed}"
+    n = math.floor(args.duration * args.sfreq + 1e-9)
+    eeg = (sim.eeg(n) * 1e6).T.astype(np.float32)
+    ts, gx, gy, p1, p2, valid = sim.gaze_until(args.duration)
+    marks = sim.segment_starts(0.0, args.duration)
+    p = args.prefix
+    streams = [
+        XdfStream(p + "EEG", "EEG", f"cmt-sim-eeg-{ident}", args.sfreq, "float32",
+                  list(SEEDV_CHANNELS), np.arange(n) / args.sfreq, eeg,
+                  ["microvolts"] * N_CHANNELS),
+        XdfStream(p + "Gaze", "Gaze", f"cmt-sim-gaze-{ident}", args.gaze_rate, "float32",
+                  list(GAZE_CHANNELS), np.asarray(ts, dtype=np.float64),
+                  np.column_stack([gx, gy, p1, p2, valid]).astype(np.float32), list(GAZE_UNITS)),
+        XdfStream(p + "Markers", "Markers", f"cmt-sim-markers-{ident}", 0.0, "string", ["label"],
+                  np.array([t for t, _ in marks], dtype=np.float64),
+                  [["Rest" if lab is None else CLASS_NAMES[lab]] for _, lab in marks]),
+    ]  # fmt: skip
+    return write_xdf(args.out, streams)
+
+
 def run_stream(args) -> int:
     from ..lslconfig import use_loopback_config
 
@@ -280,18 +329,7 @@ def run_stream(args) -> int:
 
     from features.constants import SEEDV_CHANNELS
 
-    if args.trial_s is not None:
-        schedule = [(lab, args.trial_s) for lab in SEEDV_LABELS[args.session - 1]]
-    else:
-        schedule = seedv_schedule(args.session, args.trial_scale, rest=args.rest)
-    sim = SessionSimulator(
-        args.subject,
-        args.seed,
-        sfreq=args.sfreq,
-        gaze_rate=args.gaze_rate,
-        schedule=schedule,
-        session=args.session,
-    )
+    sim = _session_simulator(args)
     ident = f"{args.subject}-{args.seed}"
     extra = {"subject": args.subject, "seed": args.seed, "session": args.session}
     p = args.prefix
@@ -392,16 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-progress", action="store_true")
 
     s = sub.add_parser("stream", help="publish EEG, Gaze and Markers over LSL in real time")
-    s.add_argument("--subject", type=int, default=1)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--session", type=int, default=1, choices=(1, 2, 3))
+    _add_session_args(s)
     s.add_argument("--duration", type=float, default=None, help="stop after S simulated s")
-    s.add_argument("--sfreq", type=float, default=200.0, help="EEG rate, Hz (200 or 1000)")
-    s.add_argument("--gaze-rate", type=float, default=120.0)
-    s.add_argument("--prefix", default="", help="prefix of the three stream names")
     s.add_argument("--speed", type=float, default=1.0, help="x real time (stamps compressed)")
-    s.add_argument("--trial-scale", type=float, default=1.0, help="scale of clip lengths")
-    s.add_argument("--rest", action="store_true", help="include SEED-V's gaps ('Rest' marker)")
     s.add_argument(
         "--trial-s",
         type=float,
@@ -410,7 +441,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="every clip lasts S seconds (SEED-V's label order, no gaps); overrides --trial-scale",
     )
     s.add_argument("--chunk-ms", type=float, default=25.0, help="push interval, ms")
+
+    r = sub.add_parser("record", help="write a simulated session to an XDF file (no LSL)")
+    _add_session_args(r)
+    r.add_argument("--out", required=True, help="output .xdf")
+    r.add_argument("--duration", type=float, default=60.0, help="simulated seconds (default 60)")
+    r.add_argument("--trial-s", type=float, default=None, metavar="S", help="every clip lasts S s")
     return p
+
+
+def _add_session_args(s) -> None:
+    s.add_argument("--subject", type=int, default=1)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--session", type=int, default=1, choices=(1, 2, 3))
+    s.add_argument("--sfreq", type=float, default=200.0, help="EEG rate, Hz (200 or 1000)")
+    s.add_argument("--gaze-rate", type=float, default=120.0)
+    s.add_argument("--prefix", default="", help="prefix of the three stream names")
+    s.add_argument("--trial-scale", type=float, default=1.0, help="scale of clip lengths")
+    s.add_argument("--rest", action="store_true", help="include SEED-V's gaps ('Rest' marker)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -443,6 +491,14 @@ def main(argv: list[str] | None = None) -> int:
             f"cmt-sim: wrote {len(meta['subjects'])} subjects to {out} "
             f"({meta['windows_per_subject']} windows each, {time.perf_counter() - t0:.1f} s)"
         )
+        return 0
+    if args.command == "record":
+        try:
+            path = record_session(args)
+        except ValueError as err:
+            print(f"cmt-sim: {err}", file=sys.stderr)
+            return 2
+        print(f"cmt-sim: wrote {args.duration:g} s of subject {args.subject} to {path}")
         return 0
     for name in ("speed", "sfreq", "gaze_rate", "chunk_ms", "trial_scale", "trial_s"):
         value = getattr(args, name)
