@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from bisect import bisect_left
@@ -154,6 +155,19 @@ def main(argv=None) -> int:
         n_eeg, t_gaze = 0, 0.0
         cpu0 = rss0 = t_cpu0 = None
         step = args.chunk_ms / 1000
+        # Receive on its own thread, blocking: polling once per push step would quantise the
+        # measured latency to the step (25 ms) and hide the real figure.
+        received: list[tuple[float, float]] = []
+        stop_rx = threading.Event()
+
+        def receive():
+            while not stop_rx.is_set():
+                _s, ts = inlet.pull_sample(timeout=0.1)
+                if ts is not None:
+                    received.append((ts, pylsl.local_clock()))
+
+        rx = threading.Thread(target=receive, daemon=True)
+        rx.start()
 
         while n_eeg < n_sim + int(6 * sfreq):
             now = pylsl.local_clock()
@@ -176,24 +190,18 @@ def main(argv=None) -> int:
                 push_stamps.append(float(stamps[-1]))
                 push_times.append(pylsl.local_clock())
                 n_eeg = n_target
-            while True:
-                _s, ts = inlet.pull_sample(timeout=0.0)
-                if ts is None:
-                    break
-                t_recv = pylsl.local_clock()
-                last_stamp = ts - 1 / sfreq / speed  # window end = last sample + 1 period
-                i = bisect_left(push_stamps, last_stamp - 1e-7)
-                if i < len(push_times):
-                    lat_ms.append((t_recv - push_times[i]) * 1e3)
-                    recv_t_end.append(ts)
-                if cpu0 is None:
-                    cpu0, rss0, t_cpu0 = proc_cpu_s(live.pid), proc_rss_mb(live.pid), t_recv
+            if cpu0 is None and received:
+                cpu0, rss0, t_cpu0 = proc_cpu_s(live.pid), proc_rss_mb(live.pid), received[0][1]
             time.sleep(max(0.0, step - (pylsl.local_clock() - now)))
         time.sleep(0.5)
-        while True:
-            _s, ts = inlet.pull_sample(timeout=0.2)
-            if ts is None:
-                break
+        stop_rx.set()
+        rx.join(2.0)
+        for ts, t_recv in received:
+            last_stamp = ts - 1 / sfreq / speed  # window end = last sample + 1 period
+            i = bisect_left(push_stamps, last_stamp - 1e-7)
+            if i < len(push_times):
+                lat_ms.append((t_recv - push_times[i]) * 1e3)
+                recv_t_end.append(ts)
         cpu1, rss1, t_cpu1 = proc_cpu_s(live.pid), proc_rss_mb(live.pid), pylsl.local_clock()
     finally:
         live.terminate()
