@@ -17,6 +17,7 @@ plain containers and numpy arrays; the files are opened with ``allow_pickle=Fals
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import pickle
 import re
@@ -213,8 +214,24 @@ def _read_member(npz, name: str, path: Path):
     return obj
 
 
-def _read_file(path: Path, width: int) -> tuple[dict[int, np.ndarray], dict[int, int], list[str]]:
-    """Read one npz: per key the feature array and the trial label; plus issues."""
+def _declares_partial(root: Path) -> bool:
+    meta = root / "cmt_sim.json"
+    if not meta.is_file():
+        return False
+    try:
+        return bool(json.loads(meta.read_text()).get("partial", False))
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
+def _read_file(
+    path: Path, width: int, complete: bool = True
+) -> tuple[dict[int, np.ndarray], dict[int, int], list[str]]:
+    """Read one npz: per key the feature array and the trial label; plus issues.
+
+    ``complete=False`` accepts any subset of the keys 0..44 (a lab's own recordings,
+    :mod:`cmt_live.recordings`); the released SEED-V files hold all 45.
+    """
     issues: list[str] = []
     with np.load(path, allow_pickle=False) as npz:
         data = _read_member(npz, "data", path)
@@ -227,16 +244,16 @@ def _read_file(path: Path, width: int) -> tuple[dict[int, np.ndarray], dict[int,
                 f"{path}: '{name}' has non-integer keys {sorted(map(repr, bad))[:5]}; "
                 f"expected int keys 0..{N_KEYS - 1}."
             )
-        missing = sorted(set(range(N_KEYS)) - {int(k) for k in keys})
+        missing = sorted(set(range(N_KEYS)) - {int(k) for k in keys}) if complete else []
         extra = sorted({int(k) for k in keys} - set(range(N_KEYS)))
-        if missing or extra:
+        if missing or extra or (not complete and set(data) != set(label)):
             raise ValueError(
                 f"{path}: '{name}' keys are wrong (missing {missing}, unexpected {extra}); "
                 f"expected exactly 0..{N_KEYS - 1}."
             )
     feats: dict[int, np.ndarray] = {}
     labels: dict[int, int] = {}
-    for k in range(N_KEYS):
+    for k in sorted(int(k) for k in data):
         x = np.asarray(data[k])
         if x.ndim != 2 or x.shape[1] != width or x.dtype.kind not in "fiu":
             raise ValueError(
@@ -275,6 +292,7 @@ def load_seedv(
     *,
     subjects: Iterable[int] | None = None,
     strict: bool = False,
+    complete: bool | None = None,
 ) -> SeedVData:
     """Read and validate a SEED-V feature directory.
 
@@ -286,6 +304,10 @@ def load_seedv(
         Subjects to read; default every ``{n}_123.npz`` found.
     strict : bool
         Raise on non-finite feature values instead of recording them in ``.issues``.
+    complete : bool | None
+        Require all 45 trials per subject (the release). None: as the directory says — a
+        ``cmt_sim.json`` with ``"partial": true`` (a lab's own recordings, written by
+        ``cmt-dataset``) allows any subset.
 
     Returns
     -------
@@ -341,14 +363,21 @@ def load_seedv(
                     f"{', '.join(f'{s}_123.npz' for s in lacking)})."
                 )
 
+    if complete is None:
+        complete = not _declares_partial(root)
     trials: list[Trial] = []
     issues: list[str] = []
     for s in wanted:
-        eeg, eeg_lab, eeg_issues = _read_file(dirs["EEG"] / f"{s}_123.npz", N_EEG)
-        eye, eye_lab, eye_issues = _read_file(dirs["eye"] / f"{s}_123.npz", N_EYE)
+        eeg, eeg_lab, eeg_issues = _read_file(dirs["EEG"] / f"{s}_123.npz", N_EEG, complete)
+        eye, eye_lab, eye_issues = _read_file(dirs["eye"] / f"{s}_123.npz", N_EYE, complete)
         issues += [f"subject {s}: {m}" for m in eeg_issues + eye_issues]
+        if set(eeg) != set(eye):
+            raise ValueError(
+                f"subject {s}: the EEG and eye files hold different trials "
+                f"({sorted(set(eeg) ^ set(eye))} in only one)."
+            )
         order_differs = []
-        for k in range(N_KEYS):
+        for k in sorted(eeg):
             session, trial = k // N_TRIALS_PER_SESSION + 1, k % N_TRIALS_PER_SESSION + 1
             where = f"subject {s}, session {session}, trial {trial} (key {k})"
             if k in eeg_lab and k in eye_lab and eeg_lab[k] != eye_lab[k]:
@@ -422,6 +451,7 @@ def write_seedv(
     trials: Iterable[Trial],
     *,
     dtype: np.dtype | type = np.float64,
+    complete: bool = True,
 ) -> list[Path]:
     """Write trials in the released layout (both directories, one npz per subject).
 
@@ -434,6 +464,8 @@ def write_seedv(
         the same number of windows.
     dtype : numpy dtype
         Feature dtype in the files (the release's is unknown, float64 likely; SEEDV.md §2.1).
+    complete : bool
+        Require all 45 keys per subject (False: a lab's own recordings, any subset).
 
     Returns
     -------
@@ -470,7 +502,7 @@ def write_seedv(
         keyed[t.key] = t
     for s, keyed in sorted(by_subject.items()):
         missing = sorted(set(range(N_KEYS)) - set(keyed))
-        if missing:
+        if missing and complete:
             raise ValueError(
                 f"subject {s} lacks keys {missing}; a SEED-V file holds all 45 trials "
                 "(3 sessions x 15)."
@@ -480,10 +512,10 @@ def write_seedv(
         (root / d).mkdir(parents=True, exist_ok=True)
     for s, keyed in sorted(by_subject.items()):
         for d, attr in ((EEG_DIR, "eeg"), (EYE_DIR, "eye")):
-            data = {k: np.asarray(getattr(keyed[k], attr), dtype=dtype) for k in range(N_KEYS)}
+            data = {k: np.asarray(getattr(keyed[k], attr), dtype=dtype) for k in sorted(keyed)}
             label = {
                 k: np.full(keyed[k].n_windows, int(keyed[k].label), dtype=np.int64)
-                for k in range(N_KEYS)
+                for k in sorted(keyed)
             }
             path = root / d / f"{s}_123.npz"
             np.savez(path, data=pickle.dumps(data), label=pickle.dumps(label))

@@ -407,7 +407,7 @@ def run_demo(args) -> int:
     """``cmt-live --demo``: simulator subprocess + cached demo model + monitor."""
     from models import load_runtime
 
-    from ..demo import DEMO_SUBJECT, SimulatorProcess, ensure_demo_model
+    from ..demo import DEMO_STREAM_TRIAL_SCALE, DEMO_SUBJECT, SimulatorProcess, ensure_demo_model
 
     try:
         path = ensure_demo_model(rebuild=args.rebuild_demo_model)
@@ -415,10 +415,9 @@ def run_demo(args) -> int:
         print("cmt-live: interrupted while building the demo model.", file=sys.stderr)
         return 0
     runtime = load_runtime(path, device=args.device, threads=args.threads)
-    scale = runtime.contract.provenance.get("settings", {}).get("trial_scale", 0.15)
     sim = SimulatorProcess(
         args.demo_subject or DEMO_SUBJECT,
-        ["--trial-scale", str(scale), "--speed", str(args.time_scale)],
+        ["--trial-scale", str(DEMO_STREAM_TRIAL_SCALE), "--speed", str(args.time_scale)],
     )
     sim.start()
     args.eeg_stream, args.eye_stream = sim.eeg, sim.gaze
