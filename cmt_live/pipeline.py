@@ -237,6 +237,7 @@ class Pipeline:
         self.n_no_context = 0
         self.last_prediction: Prediction | None = None
         self.last_frame: FeatureFrame | None = None
+        self._t_last_end: float | None = None  # end of the newest window cut
 
     # --- sinks ---------------------------------------------------------------------------
     def emit_event(self, kind: str, message: str, t: float) -> None:
@@ -377,9 +378,24 @@ class Pipeline:
 
     def process(self, **due) -> list[Prediction]:
         """Cut every due window (:meth:`due_windows`) and :meth:`step` each; returns the
-        predictions made."""
+        predictions made. While the EEG is stale and gaze flows, windows are cut from gaze
+        alone (eye-only predictions, flagged), so losing the EEG does not stop the monitor."""
+        windows = self.due_windows(**due)
+        if windows:
+            self._t_last_end = windows[-1].t_end
+        elif (
+            due.get("eeg_stale")
+            and not due.get("eye_stale")
+            and self.gaze_buffer is not None
+            and self._t_last_end is not None
+        ):
+            windows = self.cutter.cut_eye_only(
+                self.gaze_buffer, after=self._t_last_end, gaze_gaps=due.get("gaze_gaps", ())
+            )
+            if windows:
+                self._t_last_end = windows[-1].t_end
         out = []
-        for w in self.due_windows(**due):
+        for w in windows:
             pred = self.step(w)
             if pred is not None:
                 out.append(pred)

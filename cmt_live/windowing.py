@@ -271,23 +271,7 @@ class WindowCutter:
                 flags.add(Flag.EEG_NONFINITE)
             if faults.size and np.any((faults >= t_start) & (faults < t_end)):
                 flags.add(Flag.TIMESTAMP_FAULT)
-            if gaze is None:
-                g = np.empty((0, len(GAZE_COLUMNS)))
-                gts = np.empty(0)
-            else:
-                g, gts = gaze.get_range(t_start, t_end)
-            if eye_stale:
-                flags.add(Flag.EYE_STALE)
-            if gts.size == 0:
-                flags.add(Flag.EYE_MISSING)
-            else:
-                valid = (g[:, 4] > 0.5) & np.isfinite(g[:, 0]) & np.isfinite(g[:, 1])
-                n_valid = int(np.count_nonzero(valid))
-                expected = s.window_s * s.gaze_sfreq if s.gaze_sfreq > 0 else gts.size
-                if min(1.0, n_valid / expected) < s.min_eye_coverage:
-                    flags.add(Flag.EYE_LOW_COVERAGE)
-                if _overlaps(gaze_gaps, t_start, t_end):
-                    flags.add(Flag.EYE_GAP)
+            g, gts = self._gaze_part(gaze, t_start, t_end, eye_stale, gaze_gaps, flags)
             out.append(
                 Window(
                     t_end=t_end,
@@ -302,4 +286,63 @@ class WindowCutter:
                 )
             )
             self.next_end_index += n_step
+        return out
+
+    def _gaze_part(self, gaze, t_start, t_end, eye_stale, gaze_gaps, flags: set[str]):
+        """Gaze samples of ``[t_start, t_end)`` by timestamp; adds the eye flags."""
+        s = self.settings
+        if gaze is None:
+            g, gts = np.empty((0, len(GAZE_COLUMNS))), np.empty(0)
+        else:
+            g, gts = gaze.get_range(t_start, t_end)
+        if eye_stale:
+            flags.add(Flag.EYE_STALE)
+        if gts.size == 0:
+            flags.add(Flag.EYE_MISSING)
+        else:
+            valid = (g[:, 4] > 0.5) & np.isfinite(g[:, 0]) & np.isfinite(g[:, 1])
+            n_valid = int(np.count_nonzero(valid))
+            expected = s.window_s * s.gaze_sfreq if s.gaze_sfreq > 0 else gts.size
+            if min(1.0, n_valid / expected) < s.min_eye_coverage:
+                flags.add(Flag.EYE_LOW_COVERAGE)
+            if _overlaps(gaze_gaps, t_start, t_end):
+                flags.add(Flag.EYE_GAP)
+        return g, gts
+
+    def cut_eye_only(
+        self, gaze: RingBuffer, *, after: float, gaze_gaps: Iterable[tuple[float, float]] = ()
+    ) -> list[Window]:
+        """Windows from gaze alone while the EEG is stale: every ``step_s`` after ``after``.
+
+        The EEG sample grid stops with the EEG, so these windows step on the gaze clock from
+        the last window end; they carry no EEG (flags ``eeg_stale``, ``eeg_missing``) and give
+        eye-only predictions. When the EEG returns, :meth:`cut` restarts its grid after the gap.
+        """
+        s = self.settings
+        out: list[Window] = []
+        newest = gaze.newest_timestamp
+        if newest is None:
+            return out
+        t_end = after + s.step_s
+        n_due = int((newest - t_end) // s.step_s) + 1 if newest >= t_end else 0
+        if n_due > s.max_behind:
+            t_end += (n_due - 1) * s.step_s
+        gaze_gaps = list(gaze_gaps)
+        while t_end <= newest:
+            flags = {Flag.EEG_STALE, Flag.EEG_MISSING}
+            g, gts = self._gaze_part(gaze, t_end - s.window_s, t_end, False, gaze_gaps, flags)
+            out.append(
+                Window(
+                    t_end=t_end,
+                    window_s=s.window_s,
+                    eeg=None,
+                    sfreq=s.sfreq,
+                    gaze_timestamps=gts,
+                    gaze=g,
+                    eeg_valid=False,
+                    eye_valid=not (flags & _EYE_INVALID),
+                    flags=frozenset(flags),
+                )
+            )
+            t_end += s.step_s
         return out

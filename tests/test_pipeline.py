@@ -188,3 +188,23 @@ def test_contract_mismatches_are_refused_with_the_fix(runtime):
 def test_gaze_channels_by_alias():
     idx = match_gaze_channels(["valid", "GazeX", "GazeY", "pupil_left", "pupil_right"])
     assert idx.tolist() == [1, 2, 3, 4, 0]
+
+
+def test_eeg_lost_mid_run_switches_to_eye_only(runtime):
+    rec = Recorder()
+    pipe = Pipeline(runtime, sinks=[rec])
+    eeg, ets = fake_eeg(12)
+    g, gts = fake_gaze(20.5)
+    preds = drive(pipe, eeg, ets, g, gts)
+    t_lost = ets[-1]
+    # The EEG stops; gaze keeps coming and the watchdog reports the EEG stale.
+    for lo in np.arange(t_lost, T0 + 20.0, 0.25):
+        sel = (gts >= lo) & (gts < lo + 0.25)
+        pipe.push_gaze(g[sel], gts[sel])
+        preds += pipe.process(eeg_stale=True)
+    after = [p for p in preds if p.t_end > t_lost + 0.5]
+    assert len(after) >= 6, "eye-only predictions continue every step"
+    for p in after:
+        assert {Flag.EEG_MISSING, Flag.EEG_STALE} <= p.flags
+        assert p.gates[0] < 1e-3 and p.gates[1] == pytest.approx(1.0, abs=1e-3)
+    np.testing.assert_allclose(np.diff([p.t_end for p in preds]), 1.0, atol=1e-6)
