@@ -41,32 +41,7 @@ use_loopback_config()
 import pylsl  # noqa: E402
 
 from features.constants import SEEDV_CHANNELS  # noqa: E402
-
-
-def make_default_model(path: Path, context_len: int) -> Path:
-    import torch
-
-    from features.spec import FeatureSpec
-    from models import CrossModalTransformer, ModelConfig, ModelContract, export_torchscript
-
-    torch.manual_seed(0)
-    cfg = ModelConfig.preset("default")
-    spec = FeatureSpec()
-    norm = {
-        "eeg_mean": np.zeros(cfg.n_eeg, np.float32),
-        "eeg_std": np.ones(cfg.n_eeg, np.float32),
-        "eye_mean": np.zeros(cfg.n_eye, np.float32),
-        "eye_std": np.ones(cfg.n_eye, np.float32),
-    }
-    contract = ModelContract(
-        feature_spec=spec,
-        norm=norm,
-        class_names=("Disgust", "Fear", "Sad", "Neutral", "Happy"),
-        context_len=context_len,
-        config=cfg,
-    )
-    export_torchscript(CrossModalTransformer(cfg).eval(), contract, path)
-    return path
+from models import export_untrained  # noqa: E402
 
 
 def outlet(name, type_, labels, units, sfreq, source_id):
@@ -102,7 +77,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
-    model = args.model or make_default_model(tmp / "default.pt", args.context_len)
+    model = args.model or export_untrained(
+        tmp / "default.pt", preset="default", context_len=args.context_len
+    )
     tag = uuid.uuid4().hex[:8]
     sfreq, gaze_rate, speed = 200.0, 120.0, args.speed
     eeg_out = outlet(

@@ -22,26 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import numpy as np
 import torch
-
-
-def default_model(path: Path, context_len: int) -> Path:
-    from features.spec import FeatureSpec
-    from models import CrossModalTransformer, ModelConfig, ModelContract, export_torchscript
-
-    torch.manual_seed(0)
-    cfg = ModelConfig.preset("default", max_len=max(context_len, 1))
-    spec = FeatureSpec()
-    norm = {
-        "eeg_mean": np.zeros(cfg.n_eeg, np.float32),
-        "eeg_std": np.ones(cfg.n_eeg, np.float32),
-        "eye_mean": np.zeros(cfg.n_eye, np.float32),
-        "eye_std": np.ones(cfg.n_eye, np.float32),
-    }
-    contract = ModelContract(spec, norm, ("Disgust", "Fear", "Sad", "Neutral", "Happy"),
-                             context_len, cfg)  # fmt: skip
-    return export_torchscript(CrossModalTransformer(cfg).eval(), contract, path)
 
 
 def main(argv=None) -> int:
@@ -55,7 +36,7 @@ def main(argv=None) -> int:
     from cmt_live.cli.sim import record_session
     from cmt_live.readers import read_recording
     from cmt_live.replay_fast import run_fast_replay
-    from models import load_runtime
+    from models import export_untrained, load_runtime
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -63,7 +44,8 @@ def main(argv=None) -> int:
             subject=101, seed=0, session=1, sfreq=200.0, gaze_rate=120.0, prefix="",
             trial_scale=1.0, rest=False, trial_s=None, duration=args.minutes * 60,
             out=tmp / "s.xdf"))  # fmt: skip
-        runtime = load_runtime(default_model(tmp / "m.pt", args.context_len), threads=1)
+        model = export_untrained(tmp / "m.pt", preset="default", context_len=args.context_len)
+        runtime = load_runtime(model, threads=1)
         t0 = time.perf_counter()
         read_recording(rec)
         read_s = time.perf_counter() - t0

@@ -2,7 +2,7 @@
 
 from .config import ModelConfig
 from .contract import ModelContract
-from .export import export_pt2, export_torchscript
+from .export import export_pt2, export_torchscript, export_untrained
 from .runtime import Runtime, load_runtime
 from .seed import load_seed_state_dict
 from .transformer import CrossModalTransformer
@@ -14,6 +14,7 @@ __all__ = [
     "Runtime",
     "export_pt2",
     "export_torchscript",
+    "export_untrained",
     "load_runtime",
     "load_seed_state_dict",
 ]

@@ -188,3 +188,52 @@ def replace_context(contract: ModelContract, context_len: int) -> ModelContract:
     d = contract.to_dict()
     d["context_len"] = int(context_len)
     return ModelContract.from_dict(d)
+
+
+def export_untrained(
+    path: str | os.PathLike,
+    *,
+    preset: str = "tiny",
+    context_len: int = 8,
+    spec=None,
+    seed: int = 0,
+) -> Path:
+    """Export an untrained model with identity normalisation: the cost and the plumbing of a
+    real model file without training one (tests and benches; its predictions mean nothing).
+
+    Parameters
+    ----------
+    path : path-like
+        Output ``.pt``.
+    preset : str
+        :meth:`ModelConfig.preset` name.
+    context_len : int
+        Windows per prediction (also the config's ``max_len``).
+    spec : features.FeatureSpec | None
+        Feature spec of the contract (default: SEED-V's).
+    seed : int
+        Weight initialisation seed.
+    """
+    from features.spec import FeatureSpec
+
+    from .config import ModelConfig
+
+    spec = spec or FeatureSpec()
+    torch.manual_seed(seed)
+    cfg = ModelConfig.preset(
+        preset, max_len=context_len, n_eeg=spec.n_eeg_features, n_eye=spec.n_eye_features
+    )
+    norm = {
+        "eeg_mean": np.zeros(cfg.n_eeg, np.float32),
+        "eeg_std": np.ones(cfg.n_eeg, np.float32),
+        "eye_mean": np.zeros(cfg.n_eye, np.float32),
+        "eye_std": np.ones(cfg.n_eye, np.float32),
+    }
+    contract = ModelContract(
+        feature_spec=spec,
+        norm=norm,
+        class_names=("Disgust", "Fear", "Sad", "Neutral", "Happy"),
+        context_len=context_len,
+        config=cfg,
+    )
+    return export_torchscript(CrossModalTransformer(cfg).eval(), contract, path)
