@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run pytest with LSL confined to this machine.
 #
-# The loopback-only config (tests/lsl_loopback.cfg) is always used. On top of that, when we
+# The loopback-only config (cmt_live/lsl_loopback.cfg) is always used. On top of that, when we
 # may create a network namespace, the suite runs inside `unshare -n` with only `lo` up, so no
 # LSL packet can reach another host even if a config were bypassed.
 set -uo pipefail
