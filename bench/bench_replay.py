@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--context-len", type=int, default=16)
     p.add_argument("--batch", type=int, default=64, help="windows per model call")
+    p.add_argument("--model", type=Path, help="a model file (default: untrained default preset)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -44,7 +45,9 @@ def main(argv=None) -> int:
             subject=101, seed=0, session=1, sfreq=200.0, gaze_rate=120.0, prefix="",
             trial_scale=1.0, rest=False, trial_s=None, duration=args.minutes * 60,
             out=tmp / "s.xdf"))  # fmt: skip
-        model = export_untrained(tmp / "m.pt", preset="default", context_len=args.context_len)
+        model = args.model or export_untrained(
+            tmp / "m.pt", preset="default", context_len=args.context_len
+        )
         runtime = load_runtime(model, threads=1)
         t0 = time.perf_counter()
         read_recording(rec)
@@ -52,8 +55,9 @@ def main(argv=None) -> int:
         stats = run_fast_replay(runtime, rec, batch=args.batch)
     pipeline_s = stats.wall_s - read_s
     print(
-        f"fast replay, {args.minutes:g} min recording (62 ch 200 Hz EEG + 120 Hz gaze), default "
-        f"model d{runtime.contract.config.d_model} L={args.context_len}, step 1 s, 1 thread:\n"
+        f"fast replay, {args.minutes:g} min recording (62 ch 200 Hz EEG + 120 Hz gaze), model "
+        f"{args.model or 'default preset'} (d{runtime.contract.config.d_model}, "
+        f"L={runtime.contract.context_len}), step 1 s, 1 thread:\n"
         f"  {stats.n_predictions} predictions in {stats.wall_s:.2f} s = {stats.speed:.0f}x real "
         f"time (target >= 150x); reading the XDF {read_s:.2f} s, pipeline alone "
         f"{stats.duration_s / pipeline_s:.0f}x"
