@@ -309,9 +309,12 @@ def run_replay(args) -> int:
                 s.close()
             print(f"cmt-live: {err}", file=sys.stderr)
             return 2
+        truth = sinks[0].truth if sinks and sinks[0].truth.has_markers else None
+        acc = truth.summary()["accuracy"] if truth is not None else None
         print(
             f"cmt-live: replayed {stats.duration_s:.0f} s in {stats.wall_s:.2f} s "
             f"({stats.speed:.0f}x real time): {stats.n_predictions} predictions"
+            + (f", accuracy vs markers {acc:.1%}" if acc is not None else "")
             + (f", log {args.log}" if args.log else "")
         )
         return 0
