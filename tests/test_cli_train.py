@@ -184,7 +184,7 @@ def test_end_to_end_sim_train_fresh_process(tmp_path, monkeypatch):
 
     monkeypatch.setattr(training, "export_model", recording_export)
     run = tmp_path / "run"
-    args = ["--data", str(data), "--preset", "tiny", "--epochs", "2", "--out", str(run)]
+    args = ["--data", str(data), "--preset", "small", "--epochs", "1", "--out", str(run)]
     assert main([*args, "--quiet", "--device", "cpu"]) == 0
     for name in ("report.md", "metrics.json", "model.pt", "fold_03_subject_03.pt"):
         assert (run / name).is_file(), name
