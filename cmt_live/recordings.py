@@ -11,7 +11,8 @@ Each ``FILE:SUBJECT:SESSION`` gives one session. A trial starts at a marker nami
 marker or the end of the EEG; other markers (``Rest``) end the current trial. Features are
 computed exactly as live: the EEG is resampled and band-passed with the causal preprocessing,
 cut into non-overlapping ``window_s`` windows from each trial start, and goes through
-``features.de_features``; gaze through ``features.eye.eye_features_window`` on the same spans.
+``features.de_features``; gaze through ``features.eye.eye_features_at`` (which is
+``eye_features_window`` per window) on the same spans.
 The EEG is assumed continuous (an outage inside a trial shifts its windows: record again or
 drop that trial).
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from features import FeatureSpec, apply_lds, de_features, preprocess_batch
-from features.eye import eye_features_window
+from features.eye import eye_features_at
 from features.preprocess import StreamingPreprocessor
 
 from ._logging import logger
@@ -96,13 +97,8 @@ def session_trials(path, *, subject: int, session: int, spec: FeatureSpec | None
         de = de_features(y[:, m0 : m0 + n_win * n_win_samples], spec.sfreq,
                          window_s=spec.window_s, method=spec.de_method, order=spec.order,
                          bands=spec.bands)  # fmt: skip
-        eye = np.empty((n_win, spec.n_eye_features))
-        for w in range(n_win):
-            ws = float(t_y[m0 + w * n_win_samples])
-            sel = (g_ts >= ws) & (g_ts < ws + spec.window_s)
-            eye[w], _ = eye_features_window(
-                g_ts[sel], *g[sel, :4].T, g[sel, 4] > 0, t_start=ws, window_s=spec.window_s
-            )
+        starts = t_y[m0 : m0 + n_win * n_win_samples : n_win_samples]
+        eye = eye_features_at(g_ts, *g[:, :4].T, g[:, 4] > 0, starts, window_s=spec.window_s)
         if spec.smoothing == "lds":
             de, eye = apply_lds(de, mode="rts"), apply_lds(eye, mode="rts")
         trials.append(Trial(subject, session, number, de.astype(np.float32),

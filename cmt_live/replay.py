@@ -19,15 +19,6 @@ import numpy as np
 from ._logging import logger
 from .xdf import XdfStream
 
-_LSL_FORMATS = {
-    "float32": "float32",
-    "double64": "double64",
-    "int32": "int32",
-    "int16": "int16",
-    "int64": "int64",
-    "string": "string",
-}
-
 
 @dataclass(frozen=True)
 class PlayerSettings:
@@ -63,8 +54,12 @@ class PlayerSettings:
             raise ValueError(f"chunk_s must be > 0; got {self.chunk_s}.")
 
 
-def make_outlet(stream: XdfStream):
-    """An LSL outlet describing ``stream`` (labels, units, type, source_id)."""
+def make_outlet(stream: XdfStream, *, desc: dict | None = None):
+    """An LSL outlet describing ``stream`` (labels, units, type, source_id).
+
+    XDF and LSL name channel formats alike (``float32``, ``string``, ...). ``desc`` adds
+    top-level ``<desc>`` fields (e.g. the simulator's subject and seed).
+    """
     import pylsl
 
     info = pylsl.StreamInfo(
@@ -72,9 +67,11 @@ def make_outlet(stream: XdfStream):
         stream.type,
         stream.n_channels,
         stream.sfreq if stream.sfreq > 0 else pylsl.IRREGULAR_RATE,
-        _LSL_FORMATS[stream.channel_format],
+        stream.channel_format,
         stream.source_id,
     )
+    for key, value in (desc or {}).items():
+        info.desc().append_child_value(key, str(value))
     chans = info.desc().append_child("channels")
     for i, label in enumerate(stream.ch_names):
         ch = chans.append_child("channel")

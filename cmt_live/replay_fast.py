@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.runtime import fit_to_context
+
 from ._logging import logger
 from .channels import match_channels, parse_unit
 from .pipeline import ContractError, Pipeline, match_gaze_channels
@@ -162,8 +164,11 @@ def run_fast_replay(
             return
         t0 = time.perf_counter()
         L = runtime.contract.context_len
-        stack = [_pad(ctx, L) for _, ctx in pending]
-        probs, gates = runtime.predict_batch(*(np.stack(parts) for parts in zip(*stack)))
+        fitted = [
+            fit_to_context(c.eeg[None], c.eye[None], c.eeg_mask[None], c.eye_mask[None], L)
+            for _, c in pending
+        ]
+        probs, gates = runtime.predict_batch(*(np.concatenate(p) for p in zip(*fitted)))
         ms = (time.perf_counter() - t0) * 1e3 / len(pending)
         for (frame, ctx), p, g in zip(pending, probs, gates):
             core.finish(frame, ctx, p, g, ms)
@@ -205,18 +210,3 @@ def run_fast_replay(
         stats.n_predictions,
     )
     return stats
-
-
-def _pad(ctx, length: int):
-    """A context padded (mask 0) at the end to ``length`` rows, as the runtime pads."""
-    n = ctx.eeg.shape[0]
-    if n >= length:
-        s = slice(n - length, n)
-        return ctx.eeg[s], ctx.eye[s], ctx.eeg_mask[s], ctx.eye_mask[s]
-    pad = length - n
-    return (
-        np.pad(ctx.eeg, ((0, pad), (0, 0))),
-        np.pad(ctx.eye, ((0, pad), (0, 0))),
-        np.pad(ctx.eeg_mask, (0, pad)),
-        np.pad(ctx.eye_mask, (0, pad)),
-    )

@@ -240,6 +240,39 @@ def eye_features_window(
     return _window_core(t[sl], x[sl], y[sl], p1[sl], p2[sl], ok[sl], t_start, window_s)
 
 
+def eye_features_at(
+    timestamps, x, y, pupil_1, pupil_2, valid, starts, *, window_s: float = 4.0
+) -> np.ndarray:
+    """:func:`eye_features_window` for several windows of one recording.
+
+    Parameters
+    ----------
+    timestamps, x, y, pupil_1, pupil_2, valid
+        As :func:`eye_features_window`.
+    starts : array of shape (n_windows,)
+        Window starts, same clock as ``timestamps``, seconds; each window is
+        ``[start, start + window_s)`` (they may overlap or leave gaps).
+    window_s : float
+
+    Returns
+    -------
+    values : ndarray of shape (n_windows, 33)
+        Row ``k`` equals ``eye_features_window(..., t_start=starts[k])[0]``.
+    """
+    window_s = _check_window_s(window_s)
+    starts = np.asarray(starts, dtype=np.float64).reshape(-1)
+    if not np.isfinite(starts).all():
+        raise ValueError("starts must be finite times in seconds.")
+    t, x, y, p1, p2, ok = check_gaze(timestamps, x, y, valid, pupil_1=pupil_1, pupil_2=pupil_2)
+    i0 = np.searchsorted(t, starts)
+    i1 = np.searchsorted(t, starts + window_s)
+    out = np.empty((starts.size, len(EYE_FEATURE_NAMES)))
+    for k, (a, b) in enumerate(zip(i0, i1)):
+        sl = slice(int(a), int(b))
+        out[k] = _window_core(t[sl], x[sl], y[sl], p1[sl], p2[sl], ok[sl], starts[k], window_s)[0]
+    return out
+
+
 def eye_features(
     timestamps,
     x,

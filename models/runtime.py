@@ -62,6 +62,22 @@ def default_threads() -> int | None:
     return 1 if (os.cpu_count() or 1) <= 4 else None
 
 
+def fit_to_context(eeg, eye, eeg_mask, eye_mask, length: int):
+    """Sequences ``(B, T, .)`` and masks ``(B, T)`` cut or padded to exactly ``length``
+    windows: the most recent kept, padding (mask 0) appended at the end. One shape per model
+    means TorchScript never re-optimises mid-session."""
+    t = eeg.shape[1]
+    if t > length:
+        return eeg[:, -length:], eye[:, -length:], eeg_mask[:, -length:], eye_mask[:, -length:]
+    pad = length - t
+    return (
+        np.pad(eeg, ((0, 0), (0, pad), (0, 0))),
+        np.pad(eye, ((0, 0), (0, pad), (0, 0))),
+        np.pad(eeg_mask, ((0, 0), (0, pad))),
+        np.pad(eye_mask, ((0, 0), (0, pad))),
+    )
+
+
 class Runtime:
     """A loaded model file: contract + compiled module on one device.
 
@@ -125,19 +141,8 @@ class Runtime:
                     f"{name} has shape {m.shape}; expected {(b, t)} (1 real, 0 missing)."
                 )
             masks.append(m)
-        L = self.contract.context_len
-        if t > L:  # keep the most recent windows
-            eeg, eye = eeg[:, -L:], eye[:, -L:]
-            masks = [m[:, -L:] for m in masks]
-        elif t < L:
-            pad = L - t
-            eeg = np.pad(eeg, ((0, 0), (0, pad), (0, 0)))
-            eye = np.pad(eye, ((0, 0), (0, pad), (0, 0)))
-            masks = [np.pad(m, ((0, 0), (0, pad))) for m in masks]
-        return tuple(
-            torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
-            for a in (eeg, eye, masks[0], masks[1])
-        )
+        fitted = fit_to_context(eeg, eye, *masks, self.contract.context_len)
+        return tuple(torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for a in fitted)
 
     def _run(self, inputs) -> dict:
         with torch.no_grad():

@@ -337,3 +337,16 @@ def test_bad_input_errors():
     t_nan[5] = np.nan
     with pytest.raises(ValueError, match=r"timestamps has 1 non-finite"):
         eye_features_window(t_nan, x, y, p1, p2, t_start=0.0, window_s=4.0)
+
+
+def test_eye_features_at_equals_the_window_function_per_start():
+    from cmt_live.simulator import SessionSimulator
+    from features.eye import eye_features_at
+
+    ts, x, y, p1, p2, valid = SessionSimulator(2, 0).gaze_segment(0.0, 20.0)
+    starts = np.array([0.3, 2.0, 9.7, 15.5])  # overlapping and gapped windows alike
+    got = eye_features_at(ts, x, y, p1, p2, valid > 0, starts, window_s=4.0)
+    for row, t0 in zip(got, starts):
+        ref, _ = eye_features_window(ts, x, y, p1, p2, valid > 0, t_start=t0, window_s=4.0)
+        np.testing.assert_array_equal(row, ref)
+    assert not np.allclose(got[0], got[1])  # different windows, different numbers

@@ -2,6 +2,7 @@
 the same features bit for bit and the same predictions within float tolerance."""
 
 import threading
+import time
 import uuid
 from argparse import Namespace
 
@@ -86,7 +87,7 @@ def test_fast_and_lsl_replay_agree(recording):
         assert player.wait(timeout=DURATION_S + 15)
         deadline = pylsl.local_clock() + 5
         while len(live_sink.frames) < len(fast.frames) and pylsl.local_clock() < deadline:
-            threading.Event().wait(0.1)
+            time.sleep(0.1)
     finally:
         live.close()
         player.stop()

@@ -384,7 +384,7 @@ def _run_gui(live, args, run_monitor, spec) -> int:
         duration_s=args.duration,
         exit_when_worker_done=True,
     )
-    return 0 if code == 0 else code
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ import math
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,15 +43,6 @@ SIM_JSON = "cmt_sim.json"
 
 
 # --- dataset -----------------------------------------------------------------------------
-def _eye_window_fn():
-    """The per-window eye feature function of features/, or None if it is not there yet."""
-    try:
-        from features.eye import eye_features_window
-    except ImportError:
-        return None
-    return eye_features_window
-
-
 def simulate_subject(
     subject: int,
     *,
@@ -92,7 +84,6 @@ def simulate_subject(
     from models.seedv import Trial
 
     spec = spec or FeatureSpec()
-    eye_window = _eye_window_fn()
     trials = []
     for session in (1, 2, 3):
         schedule = seedv_schedule(session, trial_scale, rest=True)
@@ -130,7 +121,7 @@ def simulate_subject(
             de = de_features(
                 eeg, spec.sfreq, window_s=spec.window_s, method=spec.de_method, order=spec.order
             )
-            eye = _eye_trial(sim, eye_window, float(t0), n_win, spec.window_s)
+            eye = _eye_trial(sim, float(t0), n_win, spec.window_s)
             if spec.smoothing == "lds":
                 de = apply_lds(de, mode="rts")
                 eye = apply_lds(eye, mode="rts")
@@ -153,26 +144,13 @@ def simulate_subject(
     return trials
 
 
-def _eye_trial(sim: SessionSimulator, eye_window, t0: float, n_win: int, window_s: float):
+def _eye_trial(sim: SessionSimulator, t0: float, n_win: int, window_s: float) -> np.ndarray:
     """Eye features ``(n_win, 33)`` of the windows ``[t0 + w window_s, ...)`` of one clip."""
-    t1 = t0 + n_win * window_s
-    ts, x, y, p1, p2, valid = sim.gaze_segment(t0, t1)
-    if eye_window is not None:
-        rows = []
-        for w in range(n_win):
-            ws = t0 + w * window_s
-            m = (ts >= ws) & (ts < ws + window_s)
-            values, _ = eye_window(
-                ts[m], x[m], y[m], p1[m], p2[m], valid[m] > 0, t_start=ws, window_s=window_s
-            )
-            rows.append(values)
-        return np.asarray(rows, dtype=np.float64).reshape(n_win, -1)
-    from features import eye_features  # the batch form; windows from the first timestamp
+    from features.eye import eye_features_at
 
-    out = np.asarray(eye_features(ts, x, y, p1, p2, window_s=window_s, valid=valid > 0))
-    if out.shape[0] < n_win:
-        out = np.vstack([out, np.repeat(out[-1:], n_win - out.shape[0], axis=0)])
-    return out[:n_win]
+    ts, x, y, p1, p2, valid = sim.gaze_segment(t0, t0 + n_win * window_s)
+    starts = t0 + np.arange(n_win) * window_s
+    return eye_features_at(ts, x, y, p1, p2, valid > 0, starts, window_s=window_s)
 
 
 def _simulate_job(args):
@@ -235,9 +213,7 @@ def build_dataset(
         "raw_sfreq": sfreq,
         "gaze_rate": gaze_rate,
         "preprocessing": "features.preprocess.StreamingPreprocessor (causal, as live)",
-        "eye_features": "features.eye.eye_features_window per window"
-        if _eye_window_fn()
-        else "features.eye_features",
+        "eye_features": "features.eye.eye_features_at (= eye_features_window per window)",
         "feature_spec": spec.to_dict(),
         "windows_per_subject": sum(t.n_windows for t in all_trials) // n_subjects,
         "fingerprint": fingerprint(all_trials),
@@ -248,22 +224,6 @@ def build_dataset(
 
 
 # --- stream ------------------------------------------------------------------------------
-def _outlet(pylsl, name, type_, labels, units, sfreq, fmt, source_id, extra: dict):
-    info = pylsl.StreamInfo(name, type_, len(labels), sfreq, fmt, source_id)
-    desc = info.desc()
-    desc.append_child_value("manufacturer", "cmt-live simulator (synthetic data)")
-    for k, v in extra.items():
-        desc.append_child_value(k, str(v))
-    chans = desc.append_child("channels")
-    for label, unit in zip(labels, units):
-        ch = chans.append_child("channel")
-        ch.append_child_value("label", label)
-        if unit:
-            ch.append_child_value("unit", unit)
-        ch.append_child_value("type", type_)
-    return pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
-
-
 class _Stop:
     def __init__(self):
         self.flag = False
@@ -287,6 +247,24 @@ def _session_simulator(args) -> SessionSimulator:
     )
 
 
+def _stream_headers(args):
+    """The EEG, Gaze and Markers streams' identity (no samples): one definition for
+    ``cmt-sim stream`` and ``cmt-sim record``."""
+    from features.constants import SEEDV_CHANNELS
+
+    from ..xdf import XdfStream
+
+    ident, p, none = f"{args.subject}-{args.seed}", args.prefix, np.empty(0)
+    return (
+        XdfStream(p + "EEG", "EEG", f"cmt-sim-eeg-{ident}", args.sfreq, "float32",
+                  list(SEEDV_CHANNELS), none, none, ["microvolts"] * N_CHANNELS),
+        XdfStream(p + "Gaze", "Gaze", f"cmt-sim-gaze-{ident}", args.gaze_rate, "float32",
+                  list(GAZE_CHANNELS), none, none, list(GAZE_UNITS)),
+        XdfStream(p + "Markers", "Markers", f"cmt-sim-markers-{ident}", 0.0, "string",
+                  ["label"], none, []),
+    )  # fmt: skip
+
+
 def record_session(args) -> Path:
     """Simulate ``args.duration`` seconds straight into an XDF file (no LSL needed).
 
@@ -294,29 +272,22 @@ def record_session(args) -> Path:
     publishes, with timestamps starting at 0, so ``cmt-replay`` and ``cmt-live --replay`` treat
     the file like a LabRecorder recording of the simulator.
     """
-    from features.constants import SEEDV_CHANNELS
-
-    from ..xdf import XdfStream, write_xdf
+    from ..xdf import write_xdf
 
     if not args.duration or args.duration <= 0:
         raise ValueError(f"--duration must be > 0 seconds; got {args.duration}.")
     sim = _session_simulator(args)
-    ident = f"{args.subject}-{args.seed}"
     n = math.floor(args.duration * args.sfreq + 1e-9)
-    eeg = (sim.eeg(n) * 1e6).T.astype(np.float32)
     ts, gx, gy, p1, p2, valid = sim.gaze_until(args.duration)
     marks = sim.segment_starts(0.0, args.duration)
-    p = args.prefix
+    eeg, gaze, markers = _stream_headers(args)
     streams = [
-        XdfStream(p + "EEG", "EEG", f"cmt-sim-eeg-{ident}", args.sfreq, "float32",
-                  list(SEEDV_CHANNELS), np.arange(n) / args.sfreq, eeg,
-                  ["microvolts"] * N_CHANNELS),
-        XdfStream(p + "Gaze", "Gaze", f"cmt-sim-gaze-{ident}", args.gaze_rate, "float32",
-                  list(GAZE_CHANNELS), np.asarray(ts, dtype=np.float64),
-                  np.column_stack([gx, gy, p1, p2, valid]).astype(np.float32), list(GAZE_UNITS)),
-        XdfStream(p + "Markers", "Markers", f"cmt-sim-markers-{ident}", 0.0, "string", ["label"],
-                  np.array([t for t, _ in marks], dtype=np.float64),
-                  [["Rest" if lab is None else CLASS_NAMES[lab]] for _, lab in marks]),
+        replace(eeg, timestamps=np.arange(n) / args.sfreq,
+                data=(sim.eeg(n) * 1e6).T.astype(np.float32)),
+        replace(gaze, timestamps=np.asarray(ts, dtype=np.float64),
+                data=np.column_stack([gx, gy, p1, p2, valid]).astype(np.float32)),
+        replace(markers, timestamps=np.array([t for t, _ in marks], dtype=np.float64),
+                data=[["Rest" if lab is None else CLASS_NAMES[lab]] for _, lab in marks]),
     ]  # fmt: skip
     return write_xdf(args.out, streams)
 
@@ -327,49 +298,20 @@ def run_stream(args) -> int:
     use_loopback_config()
     import pylsl
 
-    from features.constants import SEEDV_CHANNELS
+    from ..replay import make_outlet
 
     sim = _session_simulator(args)
-    ident = f"{args.subject}-{args.seed}"
-    extra = {"subject": args.subject, "seed": args.seed, "session": args.session}
-    p = args.prefix
-    eeg_out = _outlet(
-        pylsl,
-        p + "EEG",
-        "EEG",
-        SEEDV_CHANNELS,
-        ["microvolts"] * N_CHANNELS,
-        args.sfreq,
-        pylsl.cf_float32,
-        f"cmt-sim-eeg-{ident}",
-        extra,
-    )
-    gaze_out = _outlet(
-        pylsl,
-        p + "Gaze",
-        "Gaze",
-        GAZE_CHANNELS,
-        GAZE_UNITS,
-        args.gaze_rate,
-        pylsl.cf_float32,
-        f"cmt-sim-gaze-{ident}",
-        extra,
-    )
-    marker_out = _outlet(
-        pylsl,
-        p + "Markers",
-        "Markers",
-        ["label"],
-        [""],
-        pylsl.IRREGULAR_RATE,
-        pylsl.cf_string,
-        f"cmt-sim-markers-{ident}",
-        extra,
-    )
+    extra = {
+        "manufacturer": "cmt-live simulator (synthetic data)",
+        "subject": args.subject,
+        "seed": args.seed,
+        "session": args.session,
+    }
+    eeg_out, gaze_out, marker_out = (make_outlet(h, desc=extra) for h in _stream_headers(args))
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    speed, duration = args.speed, args.duration
+    speed, duration, p = args.speed, args.duration, args.prefix
     print(
         f"cmt-sim: streaming {p}EEG ({N_CHANNELS} ch, {args.sfreq:g} Hz), {p}Gaze "
         f"({args.gaze_rate:g} Hz), {p}Markers; subject {args.subject}, seed {args.seed}, "
