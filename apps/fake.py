@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 
-from cmt_live.records import CLASS_NAMES, FeatureFrame, Flag, Prediction, StreamHealth
+from cmt_live.records import FeatureFrame, Flag, Prediction, StreamHealth
 from features.constants import N_EYE_FEATURES, SEEDV_CHANNELS
+from features.seedv import CLASS_NAMES
 
 T_ORIGIN = 1000.0  # fake LSL clock at session start
 

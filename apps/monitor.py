@@ -67,8 +67,9 @@ from apps.plots import (
     TopomapPanel,
 )
 from apps.sink import QtSink
-from cmt_live.records import CLASS_NAMES, Flag, Prediction
+from cmt_live.records import Flag, Prediction
 from features.constants import BANDS, EYE_FEATURE_NAMES, SEEDV_CHANNELS
+from features.seedv import CLASS_NAMES
 
 logger = logging.getLogger("cmt_live")
 

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from cmt_live.lslconfig import use_loopback_config
+from cmt_live.lsl.config import use_loopback_config
 
 use_loopback_config()
 import pylsl  # noqa: E402

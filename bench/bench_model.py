@@ -42,7 +42,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from cmt_live.records import CLASS_NAMES  # noqa: E402
+from features.seedv import CLASS_NAMES  # noqa: E402
 from features.spec import FeatureSpec  # noqa: E402
 from models import (  # noqa: E402
     CrossModalTransformer,

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
 
     from cmt_live.cli.sim import record_session
-    from cmt_live.readers import read_recording
+    from cmt_live.io.readers import read_recording
     from cmt_live.replay_fast import run_fast_replay
     from models import export_untrained, load_runtime
 

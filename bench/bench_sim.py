@@ -20,7 +20,7 @@ import numpy as np
 
 
 def bench_speed(duration_s: float) -> None:
-    from cmt_live.simulator import SessionSimulator
+    from cmt_live.sim.simulator import SessionSimulator
 
     sim = SessionSimulator(1, 0)
     t0 = time.perf_counter()

@@ -6,9 +6,10 @@ command lines. Feature maths lives in :mod:`features`, the model in :mod:`models
 monitor in :mod:`apps`.
 """
 
+from features.seedv import CLASS_NAMES
+
 from ._logging import logger, set_log_level
 from .records import (
-    CLASS_NAMES,
     Chunk,
     FeatureFrame,
     Flag,

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._logging import logger
+from .checks import ContractError
+from .windowing import GAZE_COLUMNS
+
 #: Unit spellings (lower-cased) -> factor to volts.
 _UNIT_SCALES: dict[str, float] = {
     "v": 1.0,
@@ -44,7 +48,7 @@ def parse_unit(unit: str | None) -> float | None:
     -------
     scale : float | None
         Multiply by this to get volts; None when the unit was not declared (the caller decides,
-        see :class:`cmt_live.inlets.StreamInput`).
+        see :class:`cmt_live.lsl.inlet.StreamInput`).
 
     Raises
     ------
@@ -201,3 +205,95 @@ def match_channels(
             "these channels." + hint
         )
     return np.array([by_name[ch.lower()] for ch in model_channels], dtype=np.intp)
+
+
+def eeg_scales(name: str, declared: Sequence[str], override: str | None = None) -> np.ndarray:
+    """Per-channel factors from an EEG stream's declared units to volts.
+
+    The one place EEG units are read: live inlets, fast replay and recordings all use it, so a
+    recording with mixed units gives the same numbers in each.
+
+    Parameters
+    ----------
+    name : str
+        Stream name, for messages.
+    declared : sequence of str
+        The unit of each channel as the stream or file declares it (``""`` when absent).
+    override : str | None
+        ``--eeg-units``: one unit for every channel, replacing the declared ones.
+
+    Returns
+    -------
+    array of shape (n_channels,)
+        Multiply the data (n_samples, n_channels) by it to get volts.
+
+    Raises
+    ------
+    ValueError
+        An unknown unit, or declared units that are mixed with missing ones.
+    """
+    n = len(declared)
+    if override is not None:
+        s = parse_unit(override)
+        if s is None:
+            raise ValueError("unit override must not be empty; e.g. unit='uV'.")
+        return np.full(n, s)
+    scales = []
+    try:
+        scales = [parse_unit(u) for u in declared]
+    except ValueError as e:
+        raise ValueError(f"EEG stream {name!r}: {e}") from e
+    if all(s is None for s in scales):
+        logger.warning(
+            "EEG stream %r declares no units; assuming microvolts (override with --eeg-unit).",
+            name,
+        )
+        return np.full(n, 1e-6)
+    if any(s is None for s in scales):
+        known = [s for s in scales if s is not None]
+        if len(set(known)) > 1:
+            raise ValueError(
+                f"EEG stream {name!r} declares mixed units for some channels and none for "
+                "others; set one with --eeg-unit."
+            )
+        scales = [known[0] if s is None else s for s in scales]
+    return np.asarray(scales, dtype=np.float64)
+
+
+#: Accepted gaze channel labels (lower case) per column of the gaze buffer.
+GAZE_ALIASES: dict[str, tuple[str, ...]] = {
+    "x_deg": ("x", "x_deg", "gaze_x", "gazex", "screenx", "x_degrees"),
+    "y_deg": ("y", "y_deg", "gaze_y", "gazey", "screeny", "y_degrees"),
+    "pupil_1": ("pupil_1", "pupil1", "pupil_left", "left_pupil", "diameter_left", "pupil"),
+    "pupil_2": ("pupil_2", "pupil2", "pupil_right", "right_pupil", "diameter_right"),
+    "valid": ("valid", "validity", "confidence"),
+}
+
+
+def match_gaze_channels(labels: Sequence[str]) -> np.ndarray:
+    """Indices of ``x, y, pupil_1, pupil_2, valid`` in a gaze stream's channels.
+
+    A stream with exactly 5 channels none of which match is taken in that order. Raises
+    :class:`ContractError` naming the missing columns otherwise.
+    """
+    low = [(s or "").strip().lower() for s in labels]
+    idx, missing = [], []
+    for col in GAZE_COLUMNS:
+        hit = next((i for i, lab in enumerate(low) if lab in GAZE_ALIASES[col]), None)
+        if hit is None:
+            missing.append(col)
+        idx.append(hit)
+    if not missing:
+        return np.asarray(idx, dtype=np.intp)
+    if len(labels) == len(GAZE_COLUMNS) and len(missing) == len(GAZE_COLUMNS):
+        logger.warning(
+            "gaze channels %s are not labelled as expected; taking them as %s in that order.",
+            list(labels),
+            GAZE_COLUMNS,
+        )
+        return np.arange(len(GAZE_COLUMNS))
+    raise ContractError(
+        f"The gaze stream lacks the columns {missing} (its channels: {list(labels)}). Expected "
+        f"labels like {[GAZE_ALIASES[c][0] for c in GAZE_COLUMNS]} (x, y in degrees, two pupil "
+        "sizes, validity)."
+    )

@@ -14,8 +14,10 @@ import threading
 import time
 from collections import deque
 
-from .records import CLASS_NAMES, FeatureFrame, Prediction, StreamHealth
-from .sinks import GroundTruth
+from features.seedv import CLASS_NAMES
+
+from .records import Prediction, StreamHealth
+from .sinks import GroundTruth, Sink
 
 _HOME_CLEAR = "\x1b[H\x1b[J"
 _BOLD, _DIM, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
@@ -33,7 +35,7 @@ def _bar(value: float, width: int) -> str:
     return "█" * full + ("▌" if n - full >= 0.5 else "") + " " * (width - full - (n - full >= 0.5))
 
 
-class Dashboard:
+class Dashboard(Sink):
     """Terminal dashboard sink.
 
     Parameters
@@ -95,9 +97,6 @@ class Dashboard:
         if not self.ansi:
             self.stream.write(f"[event] {kind}: {message}\n")
             self.stream.flush()
-
-    def on_features(self, frame: FeatureFrame) -> None:
-        pass
 
     def on_marker(self, t: float, label: str) -> None:
         self.truth.add_marker(t, label)

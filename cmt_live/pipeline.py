@@ -10,7 +10,7 @@ Two layers:
     it to the sinks. Tests, the fast replay and the LSL loop all drive this object.
 :class:`LivePipeline`
     LSL around it: resolves the streams, checks the model contract against them *before the
-    first window*, runs one :class:`cmt_live.inlets.StreamInput` per stream, forwards markers,
+    first window*, runs one :class:`cmt_live.lsl.inlet.StreamInput` per stream, forwards markers,
     health and stream events, and runs the core in its own thread (:meth:`LivePipeline.start`)
     or the caller's (:meth:`LivePipeline.run`).
 
@@ -34,107 +34,17 @@ from itertools import pairwise
 
 import numpy as np
 
-from features.constants import EYE_FEATURE_NAMES
-from features.de import StreamingDE
 from features.preprocess import StreamingPreprocessor
+from features.seedv import CLASS_NAMES
 
 from ._logging import logger
+from .channels import match_gaze_channels
+from .checks import ContractError, check_spec
 from .context import ContextBuffer
 from .featurize import Featurizer
-from .records import CLASS_NAMES, FeatureFrame, Flag, Prediction, StreamHealth, Window
+from .records import FeatureFrame, Flag, Prediction, StreamHealth, Window
 from .ring_buffer import RingBuffer
 from .windowing import GAZE_COLUMNS, WindowCutter, WindowSettings
-
-
-class ContractError(ValueError):
-    """The model's contract does not match the streams or the settings (with the fix)."""
-
-
-#: Accepted gaze channel labels (lower case) per column of the gaze buffer.
-GAZE_ALIASES: dict[str, tuple[str, ...]] = {
-    "x_deg": ("x", "x_deg", "gaze_x", "gazex", "screenx", "x_degrees"),
-    "y_deg": ("y", "y_deg", "gaze_y", "gazey", "screeny", "y_degrees"),
-    "pupil_1": ("pupil_1", "pupil1", "pupil_left", "left_pupil", "diameter_left", "pupil"),
-    "pupil_2": ("pupil_2", "pupil2", "pupil_right", "right_pupil", "diameter_right"),
-    "valid": ("valid", "validity", "confidence"),
-}
-
-
-def match_gaze_channels(labels: Sequence[str]) -> np.ndarray:
-    """Indices of ``x, y, pupil_1, pupil_2, valid`` in a gaze stream's channels.
-
-    A stream with exactly 5 channels none of which match is taken in that order. Raises
-    :class:`ContractError` naming the missing columns otherwise.
-    """
-    low = [(s or "").strip().lower() for s in labels]
-    idx, missing = [], []
-    for col in GAZE_COLUMNS:
-        hit = next((i for i, lab in enumerate(low) if lab in GAZE_ALIASES[col]), None)
-        if hit is None:
-            missing.append(col)
-        idx.append(hit)
-    if not missing:
-        return np.asarray(idx, dtype=np.intp)
-    if len(labels) == len(GAZE_COLUMNS) and len(missing) == len(GAZE_COLUMNS):
-        logger.warning(
-            "gaze channels %s are not labelled as expected; taking them as %s in that order.",
-            list(labels),
-            GAZE_COLUMNS,
-        )
-        return np.arange(len(GAZE_COLUMNS))
-    raise ContractError(
-        f"The gaze stream lacks the columns {missing} (its channels: {list(labels)}). Expected "
-        f"labels like {[GAZE_ALIASES[c][0] for c in GAZE_COLUMNS]} (x, y in degrees, two pupil "
-        "sizes, validity)."
-    )
-
-
-def check_spec(spec, *, step_s: float, eeg_sfreq: float | None = None) -> None:
-    """Refuse a feature spec live use cannot reproduce, or an EEG rate it cannot use.
-
-    Raises
-    ------
-    ContractError
-        With the reason and the fix.
-    """
-    if tuple(spec.eye_names) != tuple(EYE_FEATURE_NAMES):
-        raise ContractError(
-            "The model's eye features differ from the 33 features/ computes "
-            f"({len(spec.eye_names)} names, first differences: "
-            f"{[a for a, b in zip(spec.eye_names, EYE_FEATURE_NAMES) if a != b][:3]}); retrain "
-            "with features.EYE_FEATURE_NAMES."
-        )
-    if spec.eye_stats != "window":
-        raise ContractError(
-            f"The model was trained with eye_stats={spec.eye_stats!r} (event statistics per "
-            "whole clip), which a live stream cannot compute; retrain with eye_stats='window'."
-        )
-    try:
-        StreamingDE(spec)
-        WindowSettings(window_s=spec.window_s, step_s=step_s, sfreq=spec.sfreq)
-    except ValueError as err:
-        raise ContractError(f"The model's feature spec cannot run live: {err}") from err
-    if eeg_sfreq is None:
-        return
-    if not eeg_sfreq > 0:
-        raise ContractError(
-            f"The EEG stream declares an irregular rate ({eeg_sfreq}); the model needs regular "
-            f"EEG at {spec.sfreq:g} Hz (any rate >= 100 Hz is resampled). Fix the stream's "
-            "nominal rate."
-        )
-    if not spec.preprocess and abs(eeg_sfreq - spec.sfreq) > 1e-9:
-        raise ContractError(
-            f"The model expects unfiltered EEG at {spec.sfreq:g} Hz but the stream runs at "
-            f"{eeg_sfreq:g} Hz; resample at the source or use a model trained at this rate."
-        )
-    if spec.preprocess:
-        try:
-            StreamingPreprocessor(1, eeg_sfreq, sfreq_out=spec.sfreq)
-        except ValueError as err:
-            raise ContractError(
-                f"The EEG stream's rate {eeg_sfreq:g} Hz cannot be resampled to the model's "
-                f"{spec.sfreq:g} Hz: {err}"
-            ) from err
 
 
 class Pipeline:
@@ -468,30 +378,6 @@ class Pipeline:
         return pred
 
 
-# --- LSL -----------------------------------------------------------------------------------
-class _MarkerInput:
-    """A string marker stream (ground truth): clock-corrected ``(t, label)`` pairs."""
-
-    def __init__(self, info):
-        import pylsl
-
-        self._pylsl = pylsl
-        self.name = info.name()
-        self._inlet = pylsl.StreamInlet(
-            info, max_buflen=60, recover=True, processing_flags=pylsl.proc_clocksync
-        )
-        self._inlet.open_stream(timeout=5.0)
-
-    def pull(self) -> list[tuple[float, str]]:
-        samples, ts = self._inlet.pull_chunk(timeout=0.0)
-        return [(float(t), str(s[0])) for s, t in zip(samples, ts)]
-
-    def close(self) -> None:
-        inlet, self._inlet = self._inlet, None
-        if inlet is not None:
-            inlet.close_stream()
-
-
 class LivePipeline:
     """LSL streams -> :class:`Pipeline` -> sinks, in a thread or the caller's.
 
@@ -590,7 +476,7 @@ class LivePipeline:
 
         Raises
         ------
-        cmt_live.inlets.StreamResolutionError
+        cmt_live.lsl.inlet.StreamResolutionError
             A stream is missing or ambiguous.
         ContractError
             Channels, rate or feature spec do not match the model (reason and fix included).
@@ -598,7 +484,8 @@ class LivePipeline:
         import pylsl
 
         from .channels import match_channels
-        from .inlets import StreamInput, resolve_stream
+        from .lsl.inlet import StreamInput, resolve_stream
+        from .lsl.markers import MarkerInput
 
         spec = self.runtime.contract.feature_spec
         check_spec(spec, step_s=self.step_s)
@@ -643,7 +530,7 @@ class LivePipeline:
                 f"name='{self.marker_stream}'", 1, max(self.marker_timeout_s, 0.01)
             )
             if found:
-                self.markers = _MarkerInput(found[0])
+                self.markers = MarkerInput(found[0])
             elif self.marker_required:
                 raise ContractError(
                     f"No marker stream {self.marker_stream!r} within {self.marker_timeout_s:g} s."

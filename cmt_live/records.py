@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Class order of every probability vector, as SEED-V codes them (0 Disgust ... 4 Happy).
-CLASS_NAMES: tuple[str, ...] = ("Disgust", "Fear", "Sad", "Neutral", "Happy")
+from features.seedv import CLASS_NAMES
 
 #: Order of the modality gates.
 MODALITIES: tuple[str, ...] = ("eeg", "eye")

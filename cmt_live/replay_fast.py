@@ -1,7 +1,7 @@
 """Fast in-process replay: a recording through the live pipeline, no LSL, as fast as possible.
 
 ``cmt-live --replay FILE --fast --model M --log PATH`` reads the recording
-(:func:`cmt_live.readers.read_recording`), feeds its EEG and gaze samples, with their recorded
+(:func:`cmt_live.io.readers.read_recording`), feeds its EEG and gaze samples, with their recorded
 timestamps, into the same :class:`cmt_live.pipeline.Pipeline` the LSL loop drives, and writes
 the same session log. Windows are cut on the EEG sample grid, so the features equal those of a
 real-time LSL replay of the same file (the golden test checks it bit for bit). The only
@@ -16,14 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cmt_live.io.readers import read_recording
+from cmt_live.io.xdf import XdfStream
 from models.runtime import fit_to_context
 
 from ._logging import logger
-from .channels import match_channels, parse_unit
-from .pipeline import ContractError, Pipeline, match_gaze_channels
-from .readers import read_recording
+from .channels import match_channels, match_gaze_channels, parse_unit
+from .checks import ContractError
+from .pipeline import Pipeline
 from .stream_checks import TimestampChecker
-from .xdf import XdfStream
 
 #: Seconds of recording fed per chunk (any value gives the same windows).
 CHUNK_S = 1.0

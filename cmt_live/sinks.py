@@ -1,9 +1,10 @@
-"""Where predictions go: an LSL outlet, a session log, and the running ground-truth score.
+"""Where predictions go: the :class:`Sink` base, the session log, the running ground-truth score.
 
-A sink is any object with ``on_prediction(pred)``, ``on_health(list[StreamHealth])``,
-``on_event(kind, message, t)``, ``on_features(frame)``, ``on_marker(t, label)`` and
-``close()`` (the GUI's :class:`apps.sink.QtSink` and :class:`cmt_live.dashboard.Dashboard` are
-sinks too). Sinks are called from the pipeline's thread; each one here guards its own state.
+A sink subclasses :class:`Sink` and overrides the calls it cares about: ``on_prediction``,
+``on_features``, ``on_event``, ``on_marker``, ``on_health``, ``on_gaze`` and ``close``. The
+LSL outlet (:class:`cmt_live.lsl.outlet.LslOutletSink`), the terminal
+:class:`cmt_live.dashboard.Dashboard` and the GUI's :class:`apps.sink.QtSink` are sinks too.
+Sinks are called from the pipeline's thread; each one guards its own state.
 
 Session log format (``--log PATH``), chosen by the extension:
 
@@ -34,13 +35,45 @@ from pathlib import Path
 
 import numpy as np
 
-from ._logging import logger
-from .records import CLASS_NAMES, MODALITIES, FeatureFrame, Prediction, StreamHealth
+from features.seedv import CLASS_NAMES
 
-#: Channel labels of the prediction outlet: 5 probabilities then 2 gates.
-OUTLET_LABELS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASS_NAMES) + tuple(
-    f"gate_{m}" for m in MODALITIES
-)
+from ._logging import logger
+from .records import MODALITIES, FeatureFrame, Prediction, StreamHealth
+
+
+class Sink:
+    """Receives what the pipeline produces; every call defaults to doing nothing."""
+
+    def on_prediction(self, pred: Prediction) -> None:
+        """A prediction for the window ending at ``pred.t_end``."""
+
+    def on_features(self, frame: FeatureFrame) -> None:
+        """The features of one window (also for windows that made no prediction)."""
+
+    def on_event(self, kind: str, message: str, t: float) -> None:
+        """A stream or pipeline event (``kind`` from :class:`cmt_live.records.Flag` and the
+        inlets: stale, connected, gap, ...) at LSL seconds ``t``."""
+
+    def on_marker(self, t: float, label: str) -> None:
+        """A ground-truth marker (class name or e.g. ``"Rest"``) at LSL seconds ``t``."""
+
+    def on_health(self, health: list[StreamHealth]) -> None:
+        """Per-stream health, every ``health_every_s``."""
+
+    def on_gaze(self, timestamps: np.ndarray, gaze: np.ndarray) -> None:
+        """Raw gaze as the pipeline received it.
+
+        Parameters
+        ----------
+        timestamps : array of shape (n_samples,)
+            LSL seconds.
+        gaze : array of shape (n_samples, 5)
+            ``x_deg, y_deg, pupil_1, pupil_2, valid`` (pupils in the tracker's unit).
+        """
+
+    def close(self) -> None:
+        """Release what the sink holds (files flushed, outlets unregistered)."""
+
 
 CSV_COLUMNS: tuple[str, ...] = (
     "kind",
@@ -145,103 +178,11 @@ class GroundTruth:
             }
 
 
-# --- LSL outlet ----------------------------------------------------------------------------
-class LslOutletSink:
-    """Publishes every prediction on an LSL outlet (default ``CMT-Emotion``, type ``Emotion``).
-
-    Seven float32 channels: the 5 probabilities (``p_Disgust`` ... ``p_Happy``) then the 2 gates
-    (``gate_eeg``, ``gate_eye``), labelled in the description; irregular rate (a prediction is
-    skipped when no valid context exists). Each sample is stamped with the prediction's window
-    end ``t_end`` on the LSL clock, so recorders align it with the EEG it came from.
-
-    Parameters
-    ----------
-    name : str
-    source_id : str | None
-        Default ``"cmt-live-<name>"`` (stable, so LSL consumers recover after a restart).
-    clock_map : callable(float) -> float | None
-        Maps the pipeline's time to the LSL clock (only when the pipeline runs on a scaled
-        clock, e.g. a faster-than-real-time bench); default identity.
-    info : dict | None
-        Extra ``key: value`` pairs for the description (model file, contract summary).
-
-    Notes
-    -----
-    ``pylsl`` is imported here, lazily: the caller chose the LSL config first.
-    """
-
-    def __init__(
-        self,
-        name: str = "CMT-Emotion",
-        *,
-        source_id: str | None = None,
-        clock_map=None,
-        info: dict | None = None,
-    ):
-        import pylsl
-
-        if not name:
-            raise ValueError("The outlet name must not be empty (e.g. --outlet-name CMT-Emotion).")
-        self.name = name
-        self._clock_map = clock_map
-        sinfo = pylsl.StreamInfo(
-            name,
-            "Emotion",
-            len(OUTLET_LABELS),
-            pylsl.IRREGULAR_RATE,
-            pylsl.cf_float32,
-            source_id or f"cmt-live-{name}",
-        )
-        desc = sinfo.desc()
-        desc.append_child_value("manufacturer", "cmt-live")
-        desc.append_child_value("classes", ",".join(CLASS_NAMES))
-        desc.append_child_value("stamp", "window end (t_end), LSL clock")
-        for k, v in (info or {}).items():
-            desc.append_child_value(str(k), str(v))
-        chans = desc.append_child("channels")
-        for label in OUTLET_LABELS:
-            ch = chans.append_child("channel")
-            ch.append_child_value("label", label)
-            ch.append_child_value("unit", "probability" if label.startswith("p_") else "weight")
-            ch.append_child_value("type", "Emotion")
-        self._outlet = pylsl.StreamOutlet(sinfo, chunk_size=1, max_buffered=60)
-        self._lock = threading.Lock()
-        self._sample = np.zeros(len(OUTLET_LABELS), np.float32)
-
-    def on_prediction(self, pred: Prediction) -> None:
-        with self._lock:
-            if self._outlet is None:
-                return
-            self._sample[:5] = pred.probs
-            self._sample[5:] = pred.gates
-            t = pred.t_end if self._clock_map is None else self._clock_map(pred.t_end)
-            self._outlet.push_sample(self._sample, t)
-
-    def on_health(self, health) -> None:
-        pass
-
-    def on_event(self, kind: str, message: str, t: float) -> None:
-        pass
-
-    def on_features(self, frame: FeatureFrame) -> None:
-        pass
-
-    def on_marker(self, t: float, label: str) -> None:
-        pass
-
-    def close(self) -> None:
-        """Unregister the outlet (consumers see the stream end)."""
-        with self._lock:
-            outlet, self._outlet = self._outlet, None
-        del outlet
-
-
-# --- session log ---------------------------------------------------------------------------
 def _fmt(x: float, digits: int = 6) -> str:
     return "" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-class SessionLog:
+class SessionLog(Sink):
     """The session log: one line per prediction, plus events, markers and counts.
 
     Parameters
@@ -382,9 +323,6 @@ class SessionLog:
             {"t_end": _fmt(t), "message": json.dumps(streams)},
             {"t": t, "streams": streams},
         )
-
-    def on_features(self, frame: FeatureFrame) -> None:
-        pass
 
     def write_info(self, kind: str, info: dict) -> None:
         """A free-form line (``kind`` e.g. ``"accuracy"``), JSON-ready ``info``."""

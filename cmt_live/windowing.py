@@ -1,6 +1,6 @@
 """Cut :class:`cmt_live.records.Window` s from the EEG and gaze ring buffers (pure: no LSL).
 
-Division of labour with the live loop (``cmt_live.pipeline``): :class:`cmt_live.inlets.
+Division of labour with the live loop (``cmt_live.pipeline``): :class:`cmt_live.lsl.inlet.
 StreamInput` delivers raw samples in volts at the stream's rate; the loop picks the model's
 channels (:func:`cmt_live.channels.match_channels`), runs them through
 ``features.preprocess.StreamingPreprocessor`` and pushes the result, with one timestamp per

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cmt_live.records import CLASS_NAMES
+from features.seedv import CLASS_NAMES
 
 
 def _pct(x) -> str:

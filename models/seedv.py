@@ -27,54 +27,24 @@ from pathlib import Path
 
 import numpy as np
 
+from features.seedv import (
+    CLASS_NAMES,
+    EEG_DIR,
+    EYE_DIR,
+    N_CLASSES,
+    N_KEYS,
+    N_TRIALS_PER_SESSION,
+    SEEDV_LABELS,
+    SPEC_FILE,
+    check_session,
+)
+
 from .safe_pickle import safe_loads
 
 logger = logging.getLogger("cmt_live")
 
-EEG_DIR = "EEG_DE_features"
-EYE_DIR = "Eye_movement_features"
-N_SESSIONS = 3
-N_TRIALS_PER_SESSION = 15
-N_KEYS = N_SESSIONS * N_TRIALS_PER_SESSION  # 45
 N_EEG = 310
 N_EYE = 33
-N_CLASSES = 5
-WINDOW_S = 4.0
-
-#: Emotion code of trials 1..15 in each session [SEEDV.md §3]; sessions 2 and 3 share one order.
-SEEDV_LABELS: tuple[tuple[int, ...], ...] = (
-    (4, 1, 3, 2, 0, 4, 1, 3, 2, 0, 4, 1, 3, 2, 0),
-    (2, 1, 3, 0, 4, 4, 0, 3, 2, 1, 3, 4, 1, 2, 0),
-    (2, 1, 3, 0, 4, 4, 0, 3, 2, 1, 3, 4, 1, 2, 0),
-)
-
-#: Clip start and end, seconds from the start of each session's recording [SEEDV.md §3].
-SEEDV_TRIAL_TIMES: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
-    (
-        (30, 132, 287, 555, 773, 982, 1271, 1628, 1730, 2025, 2227, 2435, 2667, 2932, 3204),
-        (102, 228, 524, 742, 920, 1240, 1568, 1697, 1994, 2166, 2401, 2607, 2901, 3172, 3359),
-    ),
-    (
-        (30, 299, 548, 646, 836, 1000, 1091, 1392, 1657, 1809, 1966, 2186, 2333, 2490, 2741),
-        (267, 488, 614, 773, 967, 1059, 1331, 1622, 1777, 1908, 2153, 2302, 2428, 2709, 2817),
-    ),
-    (
-        (30, 353, 478, 674, 825, 908, 1200, 1346, 1451, 1711, 2055, 2307, 2457, 2726, 2888),
-        (321, 418, 643, 764, 877, 1147, 1284, 1418, 1679, 1996, 2275, 2425, 2664, 2857, 3066),
-    ),
-)
-
-
-def seedv_trial_windows(session: int) -> tuple[int, ...]:
-    """4-s window count of each trial of a session: ``floor((end - start) / 4)``."""
-    _check_session(session)
-    start, end = SEEDV_TRIAL_TIMES[session - 1]
-    return tuple(int((e - s) // WINDOW_S) for s, e in zip(start, end))
-
-
-def _check_session(session: int) -> None:
-    if session not in (1, 2, 3):
-        raise ValueError(f"session={session!r} is invalid; SEED-V has sessions 1, 2 and 3.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,8 +118,6 @@ class SeedVData:
         per_class = np.zeros(N_CLASSES, dtype=int)
         for t in self.trials:
             per_class[t.label] += t.n_windows
-        from cmt_live.records import CLASS_NAMES
-
         lines = [
             f"SEED-V features at {self.root}: {len(self.subjects)} subjects "
             f"({_ranges(self.subjects)}), {len(self.trials)} trials, {n_win} windows.",
@@ -215,7 +183,7 @@ def _read_member(npz, name: str, path: Path):
 
 
 def _declares_partial(root: Path) -> bool:
-    meta = root / "cmt_sim.json"
+    meta = root / SPEC_FILE
     if not meta.is_file():
         return False
     try:
@@ -230,7 +198,7 @@ def _read_file(
     """Read one npz: per key the feature array and the trial label; plus issues.
 
     ``complete=False`` accepts any subset of the keys 0..44 (a lab's own recordings,
-    :mod:`cmt_live.recordings`); the released SEED-V files hold all 45.
+    :mod:`cmt_live.io.to_seedv`); the released SEED-V files hold all 45.
     """
     issues: list[str] = []
     with np.load(path, allow_pickle=False) as npz:
@@ -481,7 +449,7 @@ def write_seedv(
     root = Path(root)
     by_subject: dict[int, dict[int, Trial]] = {}
     for t in trials:
-        _check_session(t.session)
+        check_session(t.session)
         if not 1 <= t.trial <= N_TRIALS_PER_SESSION:
             raise ValueError(f"Trial.trial={t.trial} is invalid; use 1..15.")
         if t.eeg.ndim != 2 or t.eeg.shape[1] != N_EEG or t.eye.ndim != 2:

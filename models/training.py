@@ -576,9 +576,10 @@ def load_feature_spec(data_root: str | Path):
     spec : features.spec.FeatureSpec
     source : str
     """
+    from features.seedv import SPEC_FILE
     from features.spec import FeatureSpec
 
-    path = Path(data_root) / "cmt_sim.json"
+    path = Path(data_root) / SPEC_FILE
     if path.is_file():
         try:
             meta = json.loads(path.read_text())
@@ -600,7 +601,7 @@ def export_model(
     provenance: dict,
 ) -> Path:
     """Export the best weights as one TorchScript file with its contract (models API)."""
-    from cmt_live.records import CLASS_NAMES
+    from features.seedv import CLASS_NAMES
     from models import ModelContract, export_torchscript
 
     model = trained.model.to("cpu").eval()

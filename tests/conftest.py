@@ -2,7 +2,7 @@
 
 import os
 
-from cmt_live.lslconfig import use_loopback_config
+from cmt_live.lsl.config import use_loopback_config
 
 # Before anything imports pylsl: liblsl reads its config once, at load.
 use_loopback_config()

@@ -120,7 +120,7 @@ def _parse(argv):
 def main(argv=None) -> int:
     args = _parse(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from cmt_live.lslconfig import use_loopback_config
+    from cmt_live.lsl.config import use_loopback_config
 
     use_loopback_config()
     import numpy as np

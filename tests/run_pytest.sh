@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Run pytest with LSL confined to this machine.
 #
-# The loopback-only config (cmt_live/lsl_loopback.cfg) is always used. On top of that, when we
+# The loopback-only config (cmt_live/lsl/lsl_loopback.cfg) is always used. On top of that, when we
 # may create a network namespace, the suite runs inside `unshare -n` with only `lo` up, so no
 # LSL packet can reach another host even if a config were bypassed.
 set -uo pipefail
 py="${1:-.venv/bin/python}"
 shift || true
 here="$(cd "$(dirname "$0")" && pwd)"
-export LSLAPICFG="$(cd "$here/../cmt_live" && pwd)/lsl_loopback.cfg"
+export LSLAPICFG="$(cd "$here/../cmt_live/lsl" && pwd)/lsl_loopback.cfg"
 export QT_QPA_PLATFORM=offscreen
 if unshare -n true 2>/dev/null; then
   echo "run_pytest: running inside 'unshare -n' (loopback only)"

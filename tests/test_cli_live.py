@@ -179,7 +179,7 @@ def test_missing_stream_lists_what_is_visible(model_file):
 def test_end_to_end_accuracy_on_an_unseen_subject_is_above_chance(tmp_path_factory):
     """A small model trained by the project's own code on simulated subjects 1-4, streamed
     subject 101 (never seen) through LSL at 4x real time; accuracy vs the Markers stream."""
-    from cmt_live.demo import build_demo_model
+    from cmt_live.sim.demo import build_demo_model
 
     model = build_demo_model(
         tmp_path_factory.mktemp("demo") / "demo.pt",

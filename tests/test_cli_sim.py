@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from cmt_live.cli.sim import main
-from cmt_live.records import CLASS_NAMES
-from cmt_live.simulator import seedv_schedule
+from cmt_live.sim.simulator import seedv_schedule
 from features.constants import SEEDV_CHANNELS
+from features.seedv import CLASS_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -90,7 +90,11 @@ def test_streaming_equals_batch(method):
     spec = FeatureSpec(de_method=method)
     stream = StreamingDE(spec)
     got = np.array([stream.transform(x[:, i * N : (i + 1) * N])[0] for i in range(6)])
-    np.testing.assert_allclose(got, de_features(x, SFREQ, method=method), rtol=0, atol=1e-9)
+    # The FFT runs in float32 (features.de): pocketfft may vectorise a block of 6 windows and a
+    # single window differently, so the two agree to float32 precision (~1e-7 relative), not
+    # bit for bit (1.7e-7 measured with scipy 1.17.1). Live, fast and LSL replay all use the
+    # streaming form, which is what the golden replay test compares bit for bit.
+    np.testing.assert_allclose(got, de_features(x, SFREQ, method=method), rtol=1e-7, atol=0)
 
 
 def test_streaming_marks_nonfinite_windows_invalid():

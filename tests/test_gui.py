@@ -15,8 +15,9 @@ from apps.monitor import MonitorWindow, run_monitor
 from apps.plots import STATUS_COLORS, History, TopomapPanel
 from apps.sink import QtSink
 from apps.topomap import Topomap, channel_positions_2d, interpolation_matrix
-from cmt_live.records import CLASS_NAMES, FeatureFrame, Flag, Prediction, StreamHealth
+from cmt_live.records import FeatureFrame, Flag, Prediction, StreamHealth
 from features.constants import SEEDV_CHANNELS
+from features.seedv import CLASS_NAMES
 
 pytestmark = pytest.mark.gui
 

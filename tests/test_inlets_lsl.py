@@ -8,7 +8,7 @@ import pytest
 from lsl_sources import start_source, stop_source
 
 from cmt_live.channels import match_channels
-from cmt_live.inlets import StreamInput, StreamResolutionError, resolve_stream
+from cmt_live.lsl.inlet import StreamInput, StreamResolutionError, resolve_stream
 from features.constants import SEEDV_CHANNELS
 
 pytestmark = pytest.mark.lsl

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cmt_live.lslconfig import LOOPBACK_CFG
+from cmt_live.lsl.config import LOOPBACK_CFG
 
 
 def test_loopback_config_is_active_and_local_only():
@@ -18,7 +18,7 @@ def test_loopback_config_is_active_and_local_only():
 def test_user_config_is_respected(tmp_path):
     cfg = tmp_path / "mine.cfg"
     cfg.write_text("[lab]\nKnownPeers = {127.0.0.1}\n")
-    code = "from cmt_live.lslconfig import use_loopback_config; print(use_loopback_config())"
+    code = "from cmt_live.lsl.config import use_loopback_config; print(use_loopback_config())"
     env = {**os.environ, "LSLAPICFG": str(cfg)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == str(cfg)
@@ -30,7 +30,7 @@ def test_late_selection_after_pylsl_import_is_refused(tmp_path):
     other.write_text(LOOPBACK_CFG.read_text())
     code = (
         "import pylsl\n"
-        "from cmt_live.lslconfig import use_loopback_config\n"
+        "from cmt_live.lsl.config import use_loopback_config\n"
         "try:\n    use_loopback_config(force=True)\nexcept RuntimeError as e:\n"
         "    print('refused:', e)\n"
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from cmt_live.records import CLASS_NAMES
+from features.seedv import CLASS_NAMES
 from features.spec import FeatureSpec
 from models import (
     CrossModalTransformer,

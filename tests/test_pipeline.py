@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from live_models import make_model_file
 
-from cmt_live.pipeline import ContractError, Pipeline, check_spec, match_gaze_channels
+from cmt_live.channels import match_gaze_channels
+from cmt_live.checks import ContractError, check_spec
+from cmt_live.pipeline import Pipeline
 from cmt_live.records import Flag
 from features import FeatureSpec
 

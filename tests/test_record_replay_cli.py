@@ -9,7 +9,7 @@ import uuid
 import pytest
 from live_models import make_model_file
 
-from cmt_live.xdf import read_xdf
+from cmt_live.io.xdf import read_xdf
 
 pytestmark = [pytest.mark.lsl, pytest.mark.slow]
 

@@ -5,9 +5,9 @@ import uuid
 import numpy as np
 import pytest
 
-from cmt_live.recording import Recorder
-from cmt_live.replay import Player, PlayerSettings
-from cmt_live.xdf import XdfStream, read_xdf
+from cmt_live.io.labrecorder import Recorder
+from cmt_live.io.xdf import XdfStream, read_xdf
+from cmt_live.lsl.player import Player, PlayerSettings
 
 pytestmark = [pytest.mark.lsl, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import pytest
 
 from cmt_live.cli.dataset import main as dataset_main
 from cmt_live.cli.sim import record_session
-from cmt_live.recordings import session_trials, trial_segments
+from cmt_live.io.to_seedv import session_trials, trial_segments
 from models.seedv import load_seedv
 
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from cmt_live.records import CLASS_NAMES, Chunk, FeatureFrame, Prediction, StreamMeta, Window
+from cmt_live.records import Chunk, FeatureFrame, Prediction, StreamMeta, Window
 from features import SEEDV_CHANNELS, FeatureSpec
+from features.seedv import CLASS_NAMES
 
 
 def test_chunk_copies_and_freezes_arrays():

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from cmt_live.readers import (
+from cmt_live.io.readers import (
     read_gaze_csv,
     read_raw_eeg,
     read_recording,
     read_seedv_trial_times,
 )
-from cmt_live.xdf import XdfStream, check_xdf_complete, read_xdf, write_xdf
+from cmt_live.io.xdf import XdfStream, check_xdf_complete, read_xdf, write_xdf
 
 
 def _streams(n=600, sfreq=200.0):

@@ -11,9 +11,9 @@ import pytest
 from live_models import make_model_file
 
 from cmt_live.cli.sim import record_session
+from cmt_live.io.readers import read_recording
+from cmt_live.lsl.player import Player, PlayerSettings
 from cmt_live.pipeline import LivePipeline
-from cmt_live.readers import read_recording
-from cmt_live.replay import Player, PlayerSettings
 from cmt_live.replay_fast import run_fast_replay
 from models import load_runtime
 

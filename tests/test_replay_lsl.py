@@ -5,8 +5,8 @@ import uuid
 import numpy as np
 import pytest
 
-from cmt_live.replay import Player, PlayerSettings
-from cmt_live.xdf import XdfStream
+from cmt_live.io.xdf import XdfStream
+from cmt_live.lsl.player import Player, PlayerSettings
 
 pytestmark = pytest.mark.lsl
 

@@ -10,16 +10,9 @@ import re
 import numpy as np
 import pytest
 
+from features.seedv import EEG_DIR, EYE_DIR, SEEDV_LABELS, seedv_trial_windows
 from models.safe_pickle import UnsafePickleError, safe_loads
-from models.seedv import (
-    EEG_DIR,
-    EYE_DIR,
-    SEEDV_LABELS,
-    Trial,
-    load_seedv,
-    seedv_trial_windows,
-    write_seedv,
-)
+from models.seedv import Trial, load_seedv, write_seedv
 
 
 def _trials(subject: int, rng: np.random.Generator, n_max: int = 4) -> list[Trial]:

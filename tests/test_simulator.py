@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from cmt_live.simulator import (
+from cmt_live.sim.simulator import (
     BLINKS_PER_MIN,
     MIN_TRIAL_S,
     SessionSimulator,
@@ -20,7 +20,7 @@ CH = {name: i for i, name in enumerate(SEEDV_CHANNELS)}
 
 
 def test_seedv_schedule_matches_published_windows():
-    from models.seedv import SEEDV_LABELS, seedv_trial_windows
+    from features.seedv import SEEDV_LABELS, seedv_trial_windows
 
     for session in (1, 2, 3):
         sched = seedv_schedule(session)

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from cmt_live.dashboard import Dashboard
-from cmt_live.records import CLASS_NAMES, Prediction, StreamHealth
-from cmt_live.sinks import CSV_COLUMNS, OUTLET_LABELS, GroundTruth, SessionLog, read_log
+from cmt_live.lsl.outlet import OUTLET_LABELS
+from cmt_live.records import Prediction, StreamHealth
+from cmt_live.sinks import CSV_COLUMNS, GroundTruth, SessionLog, read_log
+from features.seedv import CLASS_NAMES
 
 
 def pred(t_end, label="Happy", n_context=1, flags=()):
@@ -104,7 +106,7 @@ def test_outlet_publishes_labelled_probabilities_stamped_with_t_end():
 
     import pylsl
 
-    from cmt_live.sinks import LslOutletSink
+    from cmt_live.lsl.outlet import LslOutletSink
 
     name = f"test-cmt-emotion-{uuid.uuid4().hex[:8]}"
     sink = LslOutletSink(name)

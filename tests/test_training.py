@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from features.seedv import SEEDV_LABELS
 from models import training
 from models.datasets import Normalizer, TrialSequenceDataset, collate, pad_sequences
-from models.seedv import SEEDV_LABELS, SeedVData, Trial, fingerprint
+from models.seedv import SeedVData, Trial, fingerprint
 from models.training import (
     TrainConfig,
     causal_contexts,

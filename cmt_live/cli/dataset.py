@@ -1,7 +1,7 @@
 """``cmt-dataset``: recorded sessions -> a SEED-V-layout training directory for ``cmt-train``.
 
 Example: ``cmt-dataset --out mydata s01.xdf:1:1 s01b.xdf:1:2 s02.xdf:2:1``
-(``FILE:SUBJECT:SESSION``; see :mod:`cmt_live.recordings` for how trials are found).
+(``FILE:SUBJECT:SESSION``; see :mod:`cmt_live.io.to_seedv` for how trials are found).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .._logging import set_log_level
+from cmt_live._logging import set_log_level
 
 
 def _session(text: str) -> tuple[Path, int, int]:
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     if (args.out / "EEG_DE_features").exists() and not args.force:
         print(f"cmt-dataset: {args.out} already holds a dataset; pass --force.", file=sys.stderr)
         return 2
-    from ..recordings import build_dataset_from_recordings
+    from cmt_live.io.to_seedv import build_dataset_from_recordings
 
     try:
         meta = build_dataset_from_recordings(args.out, args.sessions)

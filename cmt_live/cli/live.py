@@ -147,10 +147,12 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     ``runtime`` may be passed in (the demo loads its model first); ``extra_stop`` is called on
     the way out (the demo stops its simulator there).
     """
-    from .._logging import logger
-    from ..inlets import StreamResolutionError
-    from ..pipeline import ContractError, LivePipeline
-    from ..sinks import LslOutletSink, SessionLog
+    from cmt_live._logging import logger
+    from cmt_live.checks import ContractError
+    from cmt_live.lsl.inlet import StreamResolutionError
+    from cmt_live.lsl.outlet import LslOutletSink
+    from cmt_live.pipeline import LivePipeline
+    from cmt_live.sinks import SessionLog
 
     if runtime is None:
         from models import load_runtime
@@ -250,7 +252,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
 
 def _start_recorder(args, live):
     """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
-    from ..recording import Recorder
+    from cmt_live.io.labrecorder import Recorder
 
     streams = [{"name": args.outlet_name, "type": "Emotion"}]
     for inp in (live.eeg, live.gaze, live.markers):
@@ -271,11 +273,10 @@ def _start_recorder(args, live):
 
 def run_replay(args) -> int:
     """``--replay FILE``: fast in-process, or republished over LSL and monitored live."""
+    from cmt_live.io.readers import read_recording
+    from cmt_live.lsl.player import Player, PlayerSettings
+    from cmt_live.replay_fast import run_fast_replay, select_streams
     from models import load_runtime
-
-    from ..readers import read_recording
-    from ..replay import Player, PlayerSettings
-    from ..replay_fast import run_fast_replay, select_streams
 
     try:
         runtime = load_runtime(args.model, device=args.device, threads=args.threads)
@@ -283,8 +284,8 @@ def run_replay(args) -> int:
         print(f"cmt-live: {err}", file=sys.stderr)
         return 2
     if args.fast:
-        from ..pipeline import ContractError
-        from ..sinks import SessionLog
+        from cmt_live.checks import ContractError
+        from cmt_live.sinks import SessionLog
 
         sinks = []
         try:
@@ -319,7 +320,7 @@ def run_replay(args) -> int:
         )
         return 0
     # Real-time replay: publish the file over LSL and monitor it like live streams.
-    from ..lslconfig import use_loopback_config
+    from cmt_live.lsl.config import use_loopback_config
 
     use_loopback_config()
     try:
@@ -347,7 +348,7 @@ def run_replay(args) -> int:
 
 
 def _run_headless(live, args, spec) -> int:
-    from ..dashboard import Dashboard
+    from cmt_live.dashboard import Dashboard
 
     live.add_sink(Dashboard(window_s=spec.window_s))
     stop = threading.Event()
@@ -392,12 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(args, parser)
-    from .._logging import set_log_level
+    from cmt_live._logging import set_log_level
 
     set_log_level(args.log_level.upper())
     if args.demo:
         # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
-        from ..lslconfig import use_loopback_config
+        from cmt_live.lsl.config import use_loopback_config
 
         use_loopback_config()
         return run_demo(args)
@@ -408,9 +409,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_demo(args) -> int:
     """``cmt-live --demo``: simulator subprocess + cached demo model + monitor."""
+    from cmt_live.sim.demo import (
+        DEMO_STREAM_TRIAL_SCALE,
+        DEMO_SUBJECT,
+        SimulatorProcess,
+        ensure_demo_model,
+    )
     from models import load_runtime
-
-    from ..demo import DEMO_STREAM_TRIAL_SCALE, DEMO_SUBJECT, SimulatorProcess, ensure_demo_model
 
     try:
         path = ensure_demo_model(rebuild=args.rebuild_demo_model)

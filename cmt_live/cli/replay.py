@@ -16,7 +16,7 @@ import argparse
 import signal
 import sys
 
-from .._logging import logger, set_log_level
+from cmt_live._logging import logger, set_log_level
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,19 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     set_log_level(args.log_level)
-    from ..lslconfig import use_loopback_config
+    from cmt_live.lsl.config import use_loopback_config
 
     # Replay is a local tool by default; a user-set LSLAPICFG still wins.
     use_loopback_config()
-    from ..readers import markers_stream, read_recording, read_seedv_trial_times
-    from ..replay import Player, PlayerSettings
+    from cmt_live.io.readers import markers_stream, read_recording, read_seedv_trial_times
+    from cmt_live.lsl.player import Player, PlayerSettings
 
     try:
         settings = PlayerSettings(speed=args.speed, loop=args.loop, seek_s=args.seek)
         names = [s for s in args.streams.split(",") if s] if args.streams else None
         streams = read_recording(args.file, gaze=args.gaze, streams=names)
         if args.seedv_times:
-            from models.seedv import SEEDV_LABELS  # session label orders
+            from features.seedv import SEEDV_LABELS  # session label orders
 
             start, _ = read_seedv_trial_times(args.seedv_times, args.session)
             labels = SEEDV_LABELS[args.session - 1]
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _class_name(code: int) -> str:
-    from ..records import CLASS_NAMES
+    from features.seedv import CLASS_NAMES
 
     return CLASS_NAMES[int(code)]
 

@@ -28,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._logging import logger, set_log_level
-from ..records import CLASS_NAMES
-from ..simulator import (
+from cmt_live._logging import logger, set_log_level
+from cmt_live.sim.simulator import (
     GAZE_CHANNELS,
     GAZE_UNITS,
     N_CHANNELS,
@@ -38,8 +37,7 @@ from ..simulator import (
     SessionSimulator,
     seedv_schedule,
 )
-
-SIM_JSON = "cmt_sim.json"
+from features.seedv import CLASS_NAMES, SPEC_FILE
 
 
 # --- dataset -----------------------------------------------------------------------------
@@ -217,9 +215,9 @@ def build_dataset(
         "feature_spec": spec.to_dict(),
         "windows_per_subject": sum(t.n_windows for t in all_trials) // n_subjects,
         "fingerprint": fingerprint(all_trials),
-        "signal_model": "cmt_live.simulator (see its module docstring); not real data",
+        "signal_model": "cmt_live.sim.simulator (see its module docstring); not real data",
     }
-    (out / SIM_JSON).write_text(json.dumps(meta, indent=2) + "\n")
+    (out / SPEC_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
 
@@ -250,9 +248,8 @@ def _session_simulator(args) -> SessionSimulator:
 def _stream_headers(args):
     """The EEG, Gaze and Markers streams' identity (no samples): one definition for
     ``cmt-sim stream`` and ``cmt-sim record``."""
+    from cmt_live.io.xdf import XdfStream
     from features.constants import SEEDV_CHANNELS
-
-    from ..xdf import XdfStream
 
     ident, p, none = f"{args.subject}-{args.seed}", args.prefix, np.empty(0)
     return (
@@ -272,7 +269,7 @@ def record_session(args) -> Path:
     publishes, with timestamps starting at 0, so ``cmt-replay`` and ``cmt-live --replay`` treat
     the file like a LabRecorder recording of the simulator.
     """
-    from ..xdf import write_xdf
+    from cmt_live.io.xdf import write_xdf
 
     if not args.duration or args.duration <= 0:
         raise ValueError(f"--duration must be > 0 seconds; got {args.duration}.")
@@ -293,12 +290,12 @@ def record_session(args) -> Path:
 
 
 def run_stream(args) -> int:
-    from ..lslconfig import use_loopback_config
+    from cmt_live.lsl.config import use_loopback_config
 
     use_loopback_config()
     import pylsl
 
-    from ..replay import make_outlet
+    from cmt_live.lsl.outlet import make_outlet
 
     sim = _session_simulator(args)
     extra = {

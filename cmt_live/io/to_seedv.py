@@ -24,16 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from cmt_live._logging import logger
+from cmt_live.channels import match_channels, match_gaze_channels, parse_unit
+from cmt_live.io.readers import read_recording
+from cmt_live.replay_fast import select_streams
 from features import FeatureSpec, apply_lds, de_features, preprocess_batch
 from features.eye import eye_features_at
 from features.preprocess import StreamingPreprocessor
-
-from ._logging import logger
-from .channels import match_channels, parse_unit
-from .pipeline import match_gaze_channels
-from .readers import read_recording
-from .records import CLASS_NAMES
-from .replay_fast import select_streams
+from features.seedv import CLASS_NAMES, N_TRIALS_PER_SESSION, SPEC_FILE
 
 _CODES = {name.lower(): i for i, name in enumerate(CLASS_NAMES)}
 
@@ -52,7 +50,7 @@ def trial_segments(marker_ts, marker_labels, t_stop: float) -> list[tuple[float,
 
 def session_trials(path, *, subject: int, session: int, spec: FeatureSpec | None = None):
     """The trials of one recorded session as :class:`models.seedv.Trial` records."""
-    from models.seedv import N_TRIALS_PER_SESSION, Trial
+    from models.seedv import Trial
 
     spec = spec or FeatureSpec()
     eeg, gaze, markers = select_streams(read_recording(path))
@@ -135,5 +133,5 @@ def build_dataset_from_recordings(out, sessions, *, spec: FeatureSpec | None = N
         "fingerprint": fingerprint(trials),
         "n_trials": len(trials),
     }
-    (out / "cmt_sim.json").write_text(json.dumps(meta, indent=2))
+    (out / SPEC_FILE).write_text(json.dumps(meta, indent=2))
     return meta

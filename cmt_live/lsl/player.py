@@ -1,7 +1,7 @@
 """Republish recorded streams over LSL, paced by their own timestamps.
 
-A :class:`Player` takes :class:`~cmt_live.xdf.XdfStream` records (from an XDF file, or built
-from an MNE-readable EEG file plus a gaze CSV, see :mod:`cmt_live.readers`) and pushes each
+A :class:`Player` takes :class:`~cmt_live.io.xdf.XdfStream` records (from an XDF file, or built
+from an MNE-readable EEG file plus a gaze CSV, see :mod:`cmt_live.io.readers`) and pushes each
 through an LSL outlet with the original name, type, channel labels and source_id. Samples are
 re-stamped onto the local LSL clock, keeping their relative times (divided by ``speed``), so
 ``cmt-live`` consumes them as if they were live. Regular streams go out in small chunks, irregular
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._logging import logger
-from .xdf import XdfStream
+from cmt_live._logging import logger
+from cmt_live.io.xdf import XdfStream
+from cmt_live.lsl.outlet import make_outlet
 
 
 @dataclass(frozen=True)
@@ -52,34 +53,6 @@ class PlayerSettings:
             raise ValueError(f"seek must be >= 0 seconds; got {self.seek_s}.")
         if not self.chunk_s > 0:
             raise ValueError(f"chunk_s must be > 0; got {self.chunk_s}.")
-
-
-def make_outlet(stream: XdfStream, *, desc: dict | None = None):
-    """An LSL outlet describing ``stream`` (labels, units, type, source_id).
-
-    XDF and LSL name channel formats alike (``float32``, ``string``, ...). ``desc`` adds
-    top-level ``<desc>`` fields (e.g. the simulator's subject and seed).
-    """
-    import pylsl
-
-    info = pylsl.StreamInfo(
-        stream.name,
-        stream.type,
-        stream.n_channels,
-        stream.sfreq if stream.sfreq > 0 else pylsl.IRREGULAR_RATE,
-        stream.channel_format,
-        stream.source_id,
-    )
-    for key, value in (desc or {}).items():
-        info.desc().append_child_value(key, str(value))
-    chans = info.desc().append_child("channels")
-    for i, label in enumerate(stream.ch_names):
-        ch = chans.append_child("channel")
-        ch.append_child_value("label", label)
-        if i < len(stream.units) and stream.units[i]:
-            ch.append_child_value("unit", stream.units[i])
-        ch.append_child_value("type", stream.type)
-    return pylsl.StreamOutlet(info, chunk_size=0, max_buffered=360)
 
 
 class Player:

@@ -6,7 +6,7 @@
    bars), cached as ``<cache>/cmt-live/demo-model-<hash>.pt`` where ``<cache>`` is
    ``$XDG_CACHE_HOME`` or ``~/.cache`` and the hash covers :data:`DEMO_SETTINGS` and the package
    version. ``--rebuild-demo-model`` trains it again. The same file comes out of
-   ``python -m cmt_live.demo --build-model PATH`` (documented, reproducible: seeded).
+   ``python -m cmt_live.sim.demo --build-model PATH`` (documented, reproducible: seeded).
 2. The simulator: ``python -m cmt_live.cli.sim stream`` in a subprocess, with a unique stream
    prefix and a subject the demo model never saw (:data:`DEMO_SUBJECT`).
 3. The monitor (GUI or headless) on those streams, until Ctrl-C; the subprocess is stopped on
@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ._logging import logger
+from cmt_live._logging import logger
 
 #: What the demo model is trained on (and how); part of the cache key.
 DEMO_SETTINGS: dict = {
@@ -57,7 +57,7 @@ def cache_dir() -> Path:
 
 def demo_model_path(settings: dict | None = None) -> Path:
     """Cache path of the demo model for ``settings`` (default :data:`DEMO_SETTINGS`)."""
-    from . import __version__
+    from cmt_live import __version__
 
     key = json.dumps(
         {"settings": settings or DEMO_SETTINGS, "version": __version__}, sort_keys=True
@@ -215,10 +215,10 @@ class SimulatorProcess:
 
 
 def main(argv=None) -> int:
-    """``python -m cmt_live.demo --build-model PATH``: build the demo model reproducibly."""
+    """``python -m cmt_live.sim.demo --build-model PATH``: build the demo model reproducibly."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m cmt_live.demo", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m cmt_live.sim.demo", description=main.__doc__)
     p.add_argument("--build-model", type=Path, required=True, help="output .pt")
     args = p.parse_args(argv)
     print(build_demo_model(args.build_model))

@@ -1,6 +1,6 @@
 """Recorded sessions as streams: XDF, MNE-readable EEG files, a gaze CSV, SEED-V's clip times.
 
-Every reader returns :class:`~cmt_live.xdf.XdfStream` records, so replay (LSL or in-process)
+Every reader returns :class:`~cmt_live.io.xdf.XdfStream` records, so replay (LSL or in-process)
 treats all sources alike.
 
 Gaze CSV format (one header row, comma-separated; extra columns ignored)::
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .xdf import XdfStream, read_xdf
+from cmt_live.io.xdf import XdfStream, read_xdf
 
 EEG_EXTENSIONS = (".fif", ".fif.gz", ".edf", ".bdf", ".cnt", ".vhdr", ".set")
 GAZE_COLUMNS = ("timestamp", "x", "y", "pupil_1", "pupil_2")

@@ -13,8 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from ._logging import logger
-from .xdf import check_xdf_complete
+from cmt_live._logging import logger
+from cmt_live.io.xdf import check_xdf_complete
 
 
 def labrecorder_cli() -> Path:

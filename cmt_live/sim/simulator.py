@@ -62,8 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.constants import BANDS, SEEDV_CHANNELS
-
-from .records import CLASS_NAMES
+from features.seedv import CLASS_NAMES, SEEDV_LABELS, SEEDV_TRIAL_TIMES
 
 N_CHANNELS = len(SEEDV_CHANNELS)
 N_BANDS = len(BANDS)
@@ -76,23 +75,6 @@ UV = 1e-6  # volts per microvolt
 _EEG_BLOCK, _SENSOR, _TRIAL, _BLINKS, _MUSCLE, _GAZE_EVENTS, _GAZE_BLOCK = range(7)
 _TRACK_LOSS, _DROPOUT, _MUSCLE_WAVE = range(7, 10)
 
-# --- SEED-V schedule [SEEDV.md §3] -------------------------------------------------------
-# Kept here as well as in models.seedv so the simulator stays free of models/ (DESIGN.md).
-SEEDV_LABELS: tuple[tuple[int, ...], ...] = (
-    (4, 1, 3, 2, 0, 4, 1, 3, 2, 0, 4, 1, 3, 2, 0),
-    (2, 1, 3, 0, 4, 4, 0, 3, 2, 1, 3, 4, 1, 2, 0),
-    (2, 1, 3, 0, 4, 4, 0, 3, 2, 1, 3, 4, 1, 2, 0),
-)
-SEEDV_TRIAL_START_S = (
-    (30, 132, 287, 555, 773, 982, 1271, 1628, 1730, 2025, 2227, 2435, 2667, 2932, 3204),
-    (30, 299, 548, 646, 836, 1000, 1091, 1392, 1657, 1809, 1966, 2186, 2333, 2490, 2741),
-    (30, 353, 478, 674, 825, 908, 1200, 1346, 1451, 1711, 2055, 2307, 2457, 2726, 2888),
-)
-SEEDV_TRIAL_END_S = (
-    (102, 228, 524, 742, 920, 1240, 1568, 1697, 1994, 2166, 2401, 2607, 2901, 3172, 3359),
-    (267, 488, 614, 773, 967, 1059, 1331, 1622, 1777, 1908, 2153, 2302, 2428, 2709, 2817),
-    (321, 418, 643, 764, 877, 1147, 1284, 1418, 1679, 1996, 2275, 2425, 2664, 2857, 3066),
-)
 #: Shortest simulated trial: two 4-s windows, so every trial keeps a sequence.
 MIN_TRIAL_S = 8.0
 
@@ -125,7 +107,7 @@ def seedv_schedule(session: int, trial_scale: float = 1.0, *, rest: bool = False
     if not trial_scale > 0:
         raise ValueError(f"trial_scale={trial_scale!r} must be > 0 (1.0 = SEED-V's lengths).")
     out: Schedule = []
-    starts, ends = SEEDV_TRIAL_START_S[session - 1], SEEDV_TRIAL_END_S[session - 1]
+    starts, ends = SEEDV_TRIAL_TIMES[session - 1]
     prev_end = 0
     for label, start, end in zip(SEEDV_LABELS[session - 1], starts, ends):
         if rest:

@@ -1,7 +1,7 @@
 """LSL streams in: resolution by identity, and :class:`StreamInput` (inlet + reader thread +
 watchdog + timestamp checks + ring buffer).
 
-Call :func:`cmt_live.lslconfig.use_loopback_config` (or set ``LSLAPICFG``) before this module
+Call :func:`cmt_live.lsl.config.use_loopback_config` (or set ``LSLAPICFG``) before this module
 imports ``pylsl``; it is imported lazily, inside the functions.
 
 Typical use (the live loop)::
@@ -55,11 +55,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._logging import logger
-from .channels import parse_unit
-from .records import StreamHealth, StreamMeta
-from .ring_buffer import RingBuffer
-from .stream_checks import Dejitterer, TimestampChecker
+from cmt_live._logging import logger
+from cmt_live.channels import eeg_scales
+from cmt_live.records import StreamHealth, StreamMeta
+from cmt_live.ring_buffer import RingBuffer
+from cmt_live.stream_checks import Dejitterer, TimestampChecker
 
 KINDS = ("eeg", "gaze")
 STATUSES = ("connected", "stale", "recovering", "absent")
@@ -327,7 +327,7 @@ class StreamInput:
             labels = [str(c) for c in ch_names]
         units = _channel_fields(full, "unit", n_ch)
         if kind == "eeg":
-            self.scale = self._eeg_scale(full.name(), units, unit)
+            self.scale = eeg_scales(full.name(), units, unit)
             if unit is not None:
                 units = [unit] * n_ch
         else:
@@ -408,35 +408,6 @@ class StreamInput:
                 f"{self._open_timeout_s:g} s ({e}); is the source still running?"
             ) from e
         return inlet, full
-
-    @staticmethod
-    def _eeg_scale(name: str, declared: list[str], override: str | None) -> np.ndarray:
-        n = len(declared)
-        if override is not None:
-            s = parse_unit(override)
-            if s is None:
-                raise ValueError("unit override must not be empty; e.g. unit='uV'.")
-            return np.full(n, s)
-        scales = []
-        try:
-            scales = [parse_unit(u) for u in declared]
-        except ValueError as e:
-            raise ValueError(f"EEG stream {name!r}: {e}") from e
-        if all(s is None for s in scales):
-            logger.warning(
-                "EEG stream %r declares no units; assuming microvolts (override with --eeg-unit).",
-                name,
-            )
-            return np.full(n, 1e-6)
-        if any(s is None for s in scales):
-            known = [s for s in scales if s is not None]
-            if len(set(known)) > 1:
-                raise ValueError(
-                    f"EEG stream {name!r} declares mixed units for some channels and none for "
-                    "others; set one with --eeg-unit."
-                )
-            scales = [known[0] if s is None else s for s in scales]
-        return np.asarray(scales, dtype=np.float64)
 
     # --- public API ----------------------------------------------------------------------------
     @property
