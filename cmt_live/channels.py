@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ._logging import logger
-from .checks import ContractError
+from .settings import ContractError
 from .windowing import GAZE_COLUMNS
 
 #: Unit spellings (lower-cased) -> factor to volts.

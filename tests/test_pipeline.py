@@ -5,9 +5,11 @@ import pytest
 from live_models import make_model_file
 
 from cmt_live.channels import match_gaze_channels
-from cmt_live.checks import ContractError, check_spec
 from cmt_live.pipeline import Pipeline
 from cmt_live.records import Flag
+from cmt_live.settings import ContractError, Settings
+from cmt_live.sinks import Sink
+from cmt_live.source import Batch
 from features import FeatureSpec
 
 T0 = 1000.0
@@ -21,9 +23,14 @@ def runtime(tmp_path_factory):
     return load_runtime(path, device="cpu", threads=1, warmup=2)
 
 
-class Recorder:
+def make(runtime, sinks=(), **settings):
+    return Pipeline(runtime, Settings.from_contract(runtime.contract, **settings), sinks=sinks)
+
+
+class Recorder(Sink):
     def __init__(self):
         self.preds, self.events, self.frames, self.markers, self.closed = [], [], [], [], False
+        self.gaze_ts = []
 
     def on_prediction(self, p):
         self.preds.append(p)
@@ -31,8 +38,8 @@ class Recorder:
     def on_event(self, kind, message, t):
         self.events.append((kind, message, t))
 
-    def on_health(self, h):
-        pass
+    def on_gaze(self, timestamps, gaze):
+        self.gaze_ts.append(timestamps)
 
     def on_features(self, f):
         self.frames.append(f)
@@ -63,25 +70,31 @@ def fake_gaze(duration_s, rate=120.0, seed=0):
 
 
 def drive(pipe, eeg, ets, gaze=None, gts=None, chunk_s=0.05, gaze_until=None):
-    sfreq = pipe.eeg_sfreq
+    sfreq = pipe.settings.eeg_sfreq
     step = max(1, int(chunk_s * sfreq))
     out = []
     for i in range(0, len(ets), step):
-        pipe.push_eeg(eeg[i : i + step], ets[i : i + step])
         t_hi = ets[min(i + step, len(ets) - 1)]
+        g, g_ts = np.zeros((0, 5)), np.zeros(0)
         if gaze is not None:
             sel = (gts >= ets[i] - 1e-9) & (gts < t_hi)
             if gaze_until is not None:
                 sel &= gts < gaze_until
-            if sel.any():
-                pipe.push_gaze(gaze[sel], gts[sel])
-        out += pipe.process(eye_stale=gaze_until is not None and t_hi > gaze_until + 1.0)
+            g, g_ts = gaze[sel], gts[sel]
+        batch = Batch(
+            eeg=eeg[i : i + step],
+            eeg_ts=ets[i : i + step],
+            gaze=g,
+            gaze_ts=g_ts,
+            eye_stale=gaze_until is not None and t_hi > gaze_until + 1.0,
+        )
+        out += pipe.process(batch)
     return out
 
 
 def test_happy_path_one_prediction_per_step(runtime):
     rec = Recorder()
-    pipe = Pipeline(runtime, sinks=[rec])
+    pipe = make(runtime, [rec])
     eeg, ets = fake_eeg(20)
     g, gts = fake_gaze(20.5)
     preds = drive(pipe, eeg, ets, g, gts)
@@ -96,20 +109,23 @@ def test_happy_path_one_prediction_per_step(runtime):
     at16 = next(p for p in preds if abs(p.t_end - (T0 + 16)) < 1e-6)
     assert at16.n_context == 4
     assert len(rec.frames) == len(preds)
+    # Every gaze sample reaches the sinks once, in order (the monitor's raw pupil trace).
+    got = np.concatenate(rec.gaze_ts)
+    assert got.size > 0.95 * 19.9 * 120 and np.all(np.diff(got) > 0) and np.isin(got, gts).all()
 
 
 def test_same_samples_any_chunking_same_predictions(runtime):
     eeg, ets = fake_eeg(12)
     g, gts = fake_gaze(12.5)
-    a = drive(Pipeline(runtime), eeg, ets, g, gts, chunk_s=0.02)
-    b = drive(Pipeline(runtime), eeg, ets, g, gts, chunk_s=0.37)
+    a = drive(make(runtime), eeg, ets, g, gts, chunk_s=0.02)
+    b = drive(make(runtime), eeg, ets, g, gts, chunk_s=0.37)
     assert [p.t_end for p in a] == [p.t_end for p in b]
     for pa, pb in zip(a, b):
         np.testing.assert_array_equal(pa.probs, pb.probs)
 
 
 def test_no_gaze_stream_gives_eeg_only_predictions(runtime):
-    pipe = Pipeline(runtime, has_gaze=False)
+    pipe = make(runtime, has_gaze=False)
     eeg, ets = fake_eeg(10)
     preds = drive(pipe, eeg, ets)
     assert len(preds) >= 6
@@ -120,7 +136,7 @@ def test_no_gaze_stream_gives_eeg_only_predictions(runtime):
 
 def test_gaze_lost_mid_run_switches_to_eeg_only(runtime):
     rec = Recorder()
-    pipe = Pipeline(runtime, sinks=[rec])
+    pipe = make(runtime, [rec])
     eeg, ets = fake_eeg(20)
     g, gts = fake_gaze(20.5)
     preds = drive(pipe, eeg, ets, g, gts, gaze_until=T0 + 10.0)
@@ -137,7 +153,7 @@ def test_gaze_lost_mid_run_switches_to_eeg_only(runtime):
 
 def test_nan_burst_is_flagged_and_recovers(runtime):
     rec = Recorder()
-    pipe = Pipeline(runtime, has_gaze=False, sinks=[rec])
+    pipe = make(runtime, [rec], has_gaze=False)
     eeg, ets = fake_eeg(20)
     eeg[int(8.0 * 200) : int(8.2 * 200)] = np.nan
     drive(pipe, eeg, ets)
@@ -151,7 +167,7 @@ def test_nan_burst_is_flagged_and_recovers(runtime):
 
 
 def test_1000hz_eeg_is_resampled_to_the_model_rate(runtime):
-    pipe = Pipeline(runtime, eeg_sfreq=1000.0, has_gaze=False)
+    pipe = make(runtime, eeg_sfreq=1000.0, has_gaze=False)
     eeg, ets = fake_eeg(12, sfreq=1000.0)
     preds = drive(pipe, eeg, ets)
     assert len(preds) >= 7
@@ -159,32 +175,43 @@ def test_1000hz_eeg_is_resampled_to_the_model_rate(runtime):
     # Known answer survives resampling: 10 Hz lands in alpha.
     assert int(np.argmax(frame.eeg.reshape(5, 62).mean(axis=1))) == 2
     # Window ends are on the input clock, shifted by the resampler's group delay.
-    assert preds[0].t_end == pytest.approx(T0 + 4.0 - pipe._delay_s, abs=0.006)
+    assert preds[0].t_end == pytest.approx(T0 + 4.0 - pipe.eeg.delay_s, abs=0.006)
 
 
 def test_markers_and_close_reach_the_sinks(runtime):
     rec = Recorder()
-    pipe = Pipeline(runtime, has_gaze=False, sinks=[rec])
-    pipe.push_marker(T0, "Happy")
+    pipe = make(runtime, [rec], has_gaze=False)
+    pipe.push(Batch(markers=[(T0, "Happy")]))
     pipe.close()
     assert rec.markers == [(T0, "Happy")] and rec.closed
 
 
 def test_contract_mismatches_are_refused_with_the_fix(runtime):
     with pytest.raises(ContractError, match="eye_stats='window'"):
-        check_spec(FeatureSpec(eye_stats="clip"), step_s=1.0)
+        Settings(FeatureSpec(eye_stats="clip"))
     with pytest.raises(ContractError, match="too low"):
-        check_spec(FeatureSpec(), step_s=1.0, eeg_sfreq=50.0)
+        Settings(FeatureSpec(), eeg_sfreq=50.0)
     with pytest.raises(ContractError, match="irregular rate"):
-        check_spec(FeatureSpec(), step_s=1.0, eeg_sfreq=0.0)
+        Settings(FeatureSpec(), eeg_sfreq=0.0)
     with pytest.raises(ContractError, match="whole number of samples"):
-        check_spec(FeatureSpec(), step_s=0.0123)
+        Settings(FeatureSpec(), step_s=0.0123)
     with pytest.raises(ContractError, match="unfiltered EEG at 200"):
-        check_spec(FeatureSpec(preprocess=False), step_s=1.0, eeg_sfreq=500.0)
+        Settings(FeatureSpec(preprocess=False), eeg_sfreq=500.0)
+    with pytest.raises(ContractError, match="SEED-V's class order"):
+        Settings(FeatureSpec(), class_names=("Happy", "Sad", "Fear", "Neutral", "Disgust"))
     with pytest.raises(ContractError, match="lacks the columns"):
         match_gaze_channels(["x", "y", "pupil"])
     with pytest.raises(ValueError, match="model's channel order"):
-        Pipeline(runtime).push_eeg(np.zeros((5, 4)), np.arange(5.0))
+        make(runtime).process(Batch(eeg=np.zeros((5, 4)), eeg_ts=np.arange(5.0)))
+
+
+def test_settings_are_checked_once_and_frozen(runtime):
+    s = Settings.from_contract(runtime.contract, step_s=0.5, eeg_sfreq=1000.0)
+    assert s.windows.n_step == round(0.5 * s.spec.sfreq) and s.eeg_sfreq == 1000.0
+    with pytest.raises(AttributeError):
+        s.step_s = 1.0
+    with pytest.raises(ValueError, match="differs from the model's feature spec"):
+        Pipeline(runtime, Settings(FeatureSpec(window_s=2.0)))
 
 
 def test_gaze_channels_by_alias():
@@ -194,7 +221,7 @@ def test_gaze_channels_by_alias():
 
 def test_eeg_lost_mid_run_switches_to_eye_only(runtime):
     rec = Recorder()
-    pipe = Pipeline(runtime, sinks=[rec])
+    pipe = make(runtime, [rec])
     eeg, ets = fake_eeg(12)
     g, gts = fake_gaze(20.5)
     preds = drive(pipe, eeg, ets, g, gts)
@@ -202,8 +229,7 @@ def test_eeg_lost_mid_run_switches_to_eye_only(runtime):
     # The EEG stops; gaze keeps coming and the watchdog reports the EEG stale.
     for lo in np.arange(t_lost, T0 + 20.0, 0.25):
         sel = (gts >= lo) & (gts < lo + 0.25)
-        pipe.push_gaze(g[sel], gts[sel])
-        preds += pipe.process(eeg_stale=True)
+        preds += pipe.process(Batch(gaze=g[sel], gaze_ts=gts[sel], eeg_stale=True))
     after = [p for p in preds if p.t_end > t_lost + 0.5]
     assert len(after) >= 6, "eye-only predictions continue every step"
     for p in after:

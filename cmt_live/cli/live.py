@@ -25,7 +25,6 @@ import argparse
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 
@@ -141,6 +140,17 @@ def _validate(args, parser) -> None:
         parser.error(f"--duration {args.duration} is invalid; it must be > 0 seconds.")
 
 
+def _load_runtime(args):
+    """The model, or None after printing why it cannot be loaded."""
+    from models import load_runtime
+
+    try:
+        return load_runtime(args.model, device=args.device, threads=args.threads)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"cmt-live: {err}", file=sys.stderr)
+        return None
+
+
 def run_live(args, *, runtime=None, extra_stop=None) -> int:
     """Run the monitor with parsed ``args``; returns the exit status.
 
@@ -148,22 +158,17 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     the way out (the demo stops its simulator there).
     """
     from cmt_live._logging import logger
-    from cmt_live.checks import ContractError
+    from cmt_live.driver import Driver
     from cmt_live.lsl.inlet import StreamResolutionError
     from cmt_live.lsl.outlet import LslOutletSink
-    from cmt_live.pipeline import LivePipeline
+    from cmt_live.lsl.source import LslSource, StreamSelection
+    from cmt_live.settings import ContractError
     from cmt_live.sinks import SessionLog
 
+    runtime = runtime or _load_runtime(args)
     if runtime is None:
-        from models import load_runtime
-
-        try:
-            runtime = load_runtime(args.model, device=args.device, threads=args.threads)
-        except (FileNotFoundError, ValueError) as err:
-            print(f"cmt-live: {err}", file=sys.stderr)
-            return 2
+        return 2
     spec = runtime.contract.feature_spec
-    sinks = []
     gui = not args.headless and _has_display()
     if gui:
         try:
@@ -171,68 +176,67 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         except ImportError as err:
             print(f"cmt-live: the Qt monitor is unavailable ({err}); headless.", file=sys.stderr)
             gui = False
-    live = LivePipeline(
-        runtime,
-        eeg_stream=args.eeg_stream,
-        eye_stream=args.eye_stream,
-        marker_stream=args.marker_stream,
-        eeg_source_id=args.eeg_source_id,
-        eye_source_id=args.eye_source_id,
-        eeg_hostname=args.eeg_hostname,
-        eye_hostname=args.eye_hostname,
-        channel_map=args.channel_map,
-        eeg_unit=args.eeg_units,
-        step_s=args.step,
-        sinks=sinks,
-        resolve_timeout_s=args.resolve_timeout,
-        time_scale=args.time_scale,
+    source = LslSource(
+        StreamSelection(
+            eeg=args.eeg_stream,
+            eye=args.eye_stream,
+            markers=args.marker_stream,
+            eeg_source_id=args.eeg_source_id,
+            eye_source_id=args.eye_source_id,
+            eeg_hostname=args.eeg_hostname,
+            eye_hostname=args.eye_hostname,
+            channel_map=args.channel_map,
+            eeg_unit=args.eeg_units,
+            resolve_timeout_s=args.resolve_timeout,
+            time_scale=args.time_scale,
+        ),
+        spec.ch_names,
     )
-    log = recorder = None
+    driver = log = recorder = None
     try:
         try:
-            live.open()
+            info = source.open()
+            driver = Driver.for_source(runtime, source, step_s=args.step)
         except (StreamResolutionError, ContractError, ValueError) as err:
             print(f"cmt-live: {err}", file=sys.stderr)
             return 2
-        info = _contract_summary(runtime)
-        info.update(
-            eeg_stream=live.eeg.meta.name,
-            eeg_source_id=live.eeg.meta.source_id,
-            eeg_sfreq=live.eeg.sfreq,
-            eye_stream=live.gaze.meta.name if live.gaze else None,
-            marker_stream=live.markers.name if live.markers else None,
+        pipeline = driver.pipeline
+        start_info = _contract_summary(runtime)
+        start_info.update(
+            eeg_stream=info.eeg.name,
+            eeg_source_id=info.eeg.source_id,
+            eeg_sfreq=info.eeg.sfreq,
+            eye_stream=info.gaze.name if info.gaze else None,
+            marker_stream=info.markers,
             step_s=args.step,
             time_scale=args.time_scale,
         )
         if args.log:
             try:
-                log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
+                log = SessionLog(args.log, window_s=spec.window_s, start_info=start_info)
             except (ValueError, OSError) as err:
                 print(f"cmt-live: {err}", file=sys.stderr)
                 return 2
-            live.add_sink(log)
+            pipeline.add_sink(log)
         if not args.no_outlet:
-            live.add_sink(
+            pipeline.add_sink(
                 LslOutletSink(
                     args.outlet_name,
-                    clock_map=live.to_lsl_time if args.time_scale != 1 else None,
+                    clock_map=source.to_lsl_time if args.time_scale != 1 else None,
                     info={"model": Path(runtime.path).name, "window_s": spec.window_s},
                 )
             )
-        if not live.gaze:
-            live.core.emit_event(
-                "eye_missing", "no eye stream given: EEG-only predictions", live.core.clock()
-            )
         if args.record:
-            recorder = _start_recorder(args, live)
+            recorder = _start_recorder(args, info)
             if recorder is None:
                 return 2
+        source.start()
         if gui:
-            status = _run_gui(live, args, run_monitor, spec)
+            status = _run_gui(driver, args, run_monitor, spec)
         else:
-            status = _run_headless(live, args, spec)
-        if live.error is not None:
-            logger.error("pipeline error: %r", live.error)
+            status = _run_headless(driver, args, spec)
+        if driver.error is not None:
+            logger.error("pipeline error: %r", driver.error)
             status = status or 1
         return status
     finally:
@@ -241,26 +245,30 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 print(f"cmt-live: recorded {recorder.stop()}", file=sys.stderr)
             except RuntimeError as err:
                 print(f"cmt-live: recording failed: {err}", file=sys.stderr)
-        if log is not None and live.core is not None:
+        if log is not None:
             log.write_info(
-                "accuracy", {**log.truth.summary(), "n_predictions": live.core.n_predictions}
+                "accuracy", {**log.truth.summary(), "n_predictions": driver.pipeline.n_predictions}
             )
-        live.close()
+        if driver is not None:
+            driver.close()
+        else:
+            source.close()
+            if log is not None:
+                log.close()
         if extra_stop is not None:
             extra_stop()
 
 
-def _start_recorder(args, live):
+def _start_recorder(args, info):
     """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
     from cmt_live.io.labrecorder import Recorder
 
     streams = [{"name": args.outlet_name, "type": "Emotion"}]
-    for inp in (live.eeg, live.gaze, live.markers):
-        meta = getattr(inp, "meta", None)
+    for meta in (info.eeg, info.gaze):
         if meta is not None:
             streams.append({"name": meta.name, "source_id": meta.source_id})
-        elif inp is not None:
-            streams.append({"name": inp.name})
+    if info.markers is not None:
+        streams.append({"name": info.markers})
     try:
         recorder = Recorder(args.record, streams, overwrite=True)
         recorder.start()
@@ -273,54 +281,15 @@ def _start_recorder(args, live):
 
 def run_replay(args) -> int:
     """``--replay FILE``: fast in-process, or republished over LSL and monitored live."""
-    from cmt_live.io.readers import read_recording
-    from cmt_live.lsl.player import Player, PlayerSettings
-    from cmt_live.replay_fast import run_fast_replay, select_streams
-    from models import load_runtime
-
-    try:
-        runtime = load_runtime(args.model, device=args.device, threads=args.threads)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"cmt-live: {err}", file=sys.stderr)
+    runtime = _load_runtime(args)
+    if runtime is None:
         return 2
     if args.fast:
-        from cmt_live.checks import ContractError
-        from cmt_live.sinks import SessionLog
-
-        sinks = []
-        try:
-            if args.log:
-                spec = runtime.contract.feature_spec
-                info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True}
-                sinks.append(SessionLog(args.log, window_s=spec.window_s, start_info=info))
-            stats = run_fast_replay(
-                runtime,
-                args.replay,
-                sinks=sinks,
-                gaze_file=args.gaze,
-                eeg_stream=args.eeg_stream,
-                eye_stream=args.eye_stream,
-                marker_stream=args.marker_stream,
-                channel_map=args.channel_map,
-                eeg_unit=args.eeg_units,
-                step_s=args.step,
-            )
-        except (ContractError, ValueError, FileNotFoundError) as err:
-            for s in sinks:
-                s.close()
-            print(f"cmt-live: {err}", file=sys.stderr)
-            return 2
-        truth = sinks[0].truth if sinks and sinks[0].truth.has_markers else None
-        acc = truth.summary()["accuracy"] if truth is not None else None
-        print(
-            f"cmt-live: replayed {stats.duration_s:.0f} s in {stats.wall_s:.2f} s "
-            f"({stats.speed:.0f}x real time): {stats.n_predictions} predictions"
-            + (f", accuracy vs markers {acc:.1%}" if acc is not None else "")
-            + (f", log {args.log}" if args.log else "")
-        )
-        return 0
+        return _run_fast_replay(args, runtime)
     # Real-time replay: publish the file over LSL and monitor it like live streams.
+    from cmt_live.io.readers import read_recording, select_streams
     from cmt_live.lsl.config import use_loopback_config
+    from cmt_live.lsl.player import Player, PlayerSettings
 
     use_loopback_config()
     try:
@@ -347,36 +316,73 @@ def run_replay(args) -> int:
         player.stop()
 
 
-def _run_headless(live, args, spec) -> int:
+def _run_fast_replay(args, runtime) -> int:
+    """``--replay FILE --fast``: the recording through the same driver, no LSL, full speed."""
+    from cmt_live.driver import Driver
+    from cmt_live.io.recording_source import RecordingSource
+    from cmt_live.settings import ContractError
+    from cmt_live.sinks import SessionLog
+
+    spec = runtime.contract.feature_spec
+    log = None
+    try:
+        source = RecordingSource(
+            args.replay,
+            spec.ch_names,
+            gaze_file=args.gaze,
+            eeg_stream=args.eeg_stream,
+            eye_stream=args.eye_stream,
+            marker_stream=args.marker_stream,
+            channel_map=args.channel_map,
+            eeg_unit=args.eeg_units,
+        )
+        driver = Driver.for_source(runtime, source, step_s=args.step)
+        if args.log:
+            info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True}
+            log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
+            driver.pipeline.add_sink(log)
+    except (ContractError, ValueError, FileNotFoundError, OSError) as err:
+        print(f"cmt-live: {err}", file=sys.stderr)
+        return 2
+    try:
+        stats = driver.run()
+    finally:
+        driver.close()
+    speed = source.duration_s / stats.wall_s if stats.wall_s > 0 else float("inf")
+    acc = log.truth.summary()["accuracy"] if log is not None and log.truth.has_markers else None
+    print(
+        f"cmt-live: replayed {source.duration_s:.0f} s in {stats.wall_s:.2f} s "
+        f"({speed:.0f}x real time): {stats.n_predictions} predictions"
+        + (f", accuracy vs markers {acc:.1%}" if acc is not None else "")
+        + (f", log {args.log}" if args.log else "")
+    )
+    return 0
+
+
+def _run_headless(driver, args, spec) -> int:
     from cmt_live.dashboard import Dashboard
 
-    live.add_sink(Dashboard(window_s=spec.window_s))
-    stop = threading.Event()
+    driver.pipeline.add_sink(Dashboard(window_s=spec.window_s))
 
     def on_signal(signum, frame):
-        stop.set()
-        live.stop(timeout_s=0)
+        driver.stop(timeout_s=0)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        live.run(args.duration)
+        driver.run(args.duration)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
     return 0
 
 
-def _run_gui(live, args, run_monitor, spec) -> int:
+def _run_gui(driver, args, run_monitor, spec) -> int:
     def start_worker(sink):
-        live.add_sink(sink)
-        live.start(args.duration)
+        driver.pipeline.add_sink(sink)
+        driver.start(args.duration)
+        return lambda: driver.stop(timeout_s=2.0)
 
-        def stop():
-            live.stop(timeout_s=2.0)
-
-        return stop
-
-    code = run_monitor(
+    return run_monitor(
         start_worker,
         ch_names=spec.ch_names,
         order=spec.order,
@@ -385,7 +391,6 @@ def _run_gui(live, args, run_monitor, spec) -> int:
         duration_s=args.duration,
         exit_when_worker_done=True,
     )
-    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,14 +420,16 @@ def run_demo(args) -> int:
         SimulatorProcess,
         ensure_demo_model,
     )
-    from models import load_runtime
 
     try:
         path = ensure_demo_model(rebuild=args.rebuild_demo_model)
     except KeyboardInterrupt:
         print("cmt-live: interrupted while building the demo model.", file=sys.stderr)
         return 0
-    runtime = load_runtime(path, device=args.device, threads=args.threads)
+    args.model = path
+    runtime = _load_runtime(args)
+    if runtime is None:
+        return 2
     sim = SimulatorProcess(
         args.demo_subject or DEMO_SUBJECT,
         ["--trial-scale", str(DEMO_STREAM_TRIAL_SCALE), "--speed", str(args.time_scale)],
@@ -430,7 +437,6 @@ def run_demo(args) -> int:
     sim.start()
     args.eeg_stream, args.eye_stream = sim.eeg, sim.gaze
     args.marker_stream = args.marker_stream or sim.markers
-    args.model = path
     args.resolve_timeout = max(args.resolve_timeout, 15.0)
     print(
         f"cmt-live demo: model {path}, simulated subject {args.demo_subject or DEMO_SUBJECT} "

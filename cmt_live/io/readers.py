@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cmt_live.channels import eeg_scales
 from cmt_live.io.xdf import XdfStream, read_xdf
 
 EEG_EXTENSIONS = (".fif", ".fif.gz", ".edf", ".bdf", ".cnt", ".vhdr", ".set")
@@ -217,3 +218,53 @@ def read_recording(
     if gaze is not None:
         out.append(read_gaze_csv(gaze))
     return out
+
+
+def _pick(streams: list[XdfStream], name: str | None, types: tuple[str, ...]):
+    if name is not None:
+        hits = [s for s in streams if s.name == name]
+        if not hits:
+            raise ValueError(
+                f"The recording has no stream named {name!r}; it holds {[s.name for s in streams]}."
+            )
+        return hits[0]
+    hits = [s for s in streams if s.type.lower() in types]
+    if len(hits) > 1:
+        raise ValueError(
+            f"Several {types[0]} streams in the recording ({[s.name for s in hits]}); choose "
+            "one with --eeg-stream / --eye-stream."
+        )
+    return hits[0] if hits else None
+
+
+def select_streams(streams, *, eeg_stream=None, eye_stream=None, marker_stream=None):
+    """The EEG, gaze and marker streams of a recording (by name, else by type)."""
+    eeg = _pick(streams, eeg_stream, ("eeg",))
+    if eeg is None:
+        raise ValueError(
+            f"No EEG stream in the recording ({[(s.name, s.type) for s in streams]}); name it "
+            "with --eeg-stream."
+        )
+    gaze = _pick(streams, eye_stream, ("gaze", "eyetracker", "eye"))
+    markers = _pick(streams, marker_stream, ("markers",))
+    return eeg, gaze, markers
+
+
+def eeg_volts(stream: XdfStream, idx, unit: str | None = None) -> np.ndarray:
+    """A recorded EEG stream's channels ``idx`` in volts, each scaled by its own unit.
+
+    Parameters
+    ----------
+    stream : XdfStream
+    idx : array of int
+        Channels to keep, in the model's order (from :func:`cmt_live.channels.match_channels`).
+    unit : str | None
+        ``--eeg-units``: one unit for every channel instead of the declared ones.
+
+    Returns
+    -------
+    array of shape (n_samples, len(idx))
+    """
+    declared = list(stream.units) or [""] * stream.n_channels
+    scales = eeg_scales(stream.name, declared, unit)
+    return np.asarray(stream.data, dtype=np.float64)[:, idx] * scales[idx]

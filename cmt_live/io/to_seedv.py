@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from cmt_live._logging import logger
-from cmt_live.channels import match_channels, match_gaze_channels, parse_unit
-from cmt_live.io.readers import read_recording
-from cmt_live.replay_fast import select_streams
+from cmt_live.channels import match_channels, match_gaze_channels
+from cmt_live.io.readers import eeg_volts, read_recording, select_streams
 from features import FeatureSpec, apply_lds, de_features, preprocess_batch
 from features.eye import eye_features_at
 from features.preprocess import StreamingPreprocessor
@@ -60,11 +59,7 @@ def session_trials(path, *, subject: int, session: int, spec: FeatureSpec | None
             f"{'no gaze' if gaze is None else 'no markers'}."
         )
     idx = match_channels(eeg.ch_names, spec.ch_names)
-    scale = parse_unit(eeg.units[0] if eeg.units else "")
-    if scale is None:
-        logger.warning("%s: EEG declares no unit; assuming microvolts.", path)
-        scale = 1e-6
-    x = np.asarray(eeg.data, dtype=np.float64)[:, idx].T * scale
+    x = eeg_volts(eeg, idx).T
     if spec.preprocess:
         y, _ = preprocess_batch(x, eeg.sfreq, sfreq_out=spec.sfreq, causal=True)
         delay = StreamingPreprocessor(1, eeg.sfreq, sfreq_out=spec.sfreq).delay_s

@@ -1,0 +1,238 @@
+"""LSL streams as a :class:`~cmt_live.source.Source`: live use and real-time replay.
+
+:class:`LslSource` resolves the EEG, gaze and marker streams a :class:`StreamSelection` names,
+matches their channels to the model's before anything is read, runs one
+:class:`~cmt_live.lsl.inlet.StreamInput` per stream (reader thread, watchdog, recovery) and
+turns what they received into :class:`~cmt_live.source.Batch` records for the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cmt_live._logging import logger
+from cmt_live.channels import match_channels, match_gaze_channels
+from cmt_live.records import Flag, StreamHealth
+from cmt_live.settings import ContractError
+from cmt_live.source import Batch, SourceInfo
+
+
+@dataclass(frozen=True)
+class StreamSelection:
+    """Which LSL streams to use and how to read them (from the command line).
+
+    Parameters
+    ----------
+    eeg : str
+        EEG stream name.
+    eye : str | None
+        Gaze stream name; None runs EEG-only (eye mask zero, flag ``eye_missing``).
+    markers : str | None
+        Ground-truth marker stream (strings), forwarded to the sinks.
+    markers_required : bool
+        Refuse to start when the marker stream is not found (else log and go on without it).
+    eeg_source_id, eye_source_id, eeg_hostname, eye_hostname : str | None
+        Pin streams among several of the same name.
+    channel_map : str | dict | None
+        ``--channel-map`` renames.
+    eeg_unit : str | None
+        Overrides the EEG units the stream declares (``"uV"``, ``"V"``).
+    resolve_timeout_s, marker_timeout_s : float
+        Seconds to wait for each stream.
+    time_scale : float
+        For faster-than-real-time sources (``cmt-sim stream --speed K``): LSL stamps are
+        stretched by K around the open time, so the model sees the simulated time base. 1 for
+        real streams.
+    """
+
+    eeg: str
+    eye: str | None = None
+    markers: str | None = None
+    markers_required: bool = False
+    eeg_source_id: str | None = None
+    eye_source_id: str | None = None
+    eeg_hostname: str | None = None
+    eye_hostname: str | None = None
+    channel_map: str | dict | None = None
+    eeg_unit: str | None = None
+    resolve_timeout_s: float = 5.0
+    marker_timeout_s: float = 2.0
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.time_scale > 0:
+            raise ValueError(f"time_scale must be > 0; got {self.time_scale}.")
+
+
+class LslSource:
+    """LSL inlets -> batches (see the module docstring).
+
+    Parameters
+    ----------
+    selection : StreamSelection
+    ch_names : sequence of str
+        The model's EEG channels, in its order.
+
+    Attributes
+    ----------
+    info : SourceInfo
+        Set by :meth:`open`.
+    eeg, gaze : cmt_live.lsl.inlet.StreamInput | None
+    markers : cmt_live.lsl.markers.MarkerInput | None
+    """
+
+    realtime = True
+
+    def __init__(self, selection: StreamSelection, ch_names: Sequence[str]):
+        self.selection = selection
+        self.ch_names = tuple(ch_names)
+        self.info: SourceInfo | None = None
+        self.eeg = self.gaze = self.markers = None
+        self._eeg_idx = self._gaze_idx = None
+        self._t0 = 0.0
+        self._clock = None
+        self._first_events: list[tuple[str, str, float]] = []
+
+    # --- clock mapping for scaled sources ----------------------------------------------------
+    def to_model_time(self, ts):
+        """LSL seconds -> the pipeline's time (stretched by ``time_scale`` around the open)."""
+        k = self.selection.time_scale
+        if k == 1.0:
+            return ts
+        return self._t0 + (np.asarray(ts, dtype=np.float64) - self._t0) * k
+
+    def to_lsl_time(self, t: float) -> float:
+        """The pipeline's time -> LSL seconds (for the prediction outlet's stamps)."""
+        k = self.selection.time_scale
+        return t if k == 1.0 else self._t0 + (t - self._t0) / k
+
+    def now(self) -> float:
+        return float(self.to_model_time(self._clock()))
+
+    # --- open: resolve and check before the first window -------------------------------------
+    def open(self) -> SourceInfo:
+        """Resolve the streams, check their channels against the model's; nothing is read yet
+        (call :meth:`start` once the pipeline exists).
+
+        Raises
+        ------
+        cmt_live.lsl.inlet.StreamResolutionError
+            A stream is missing or ambiguous.
+        ContractError
+            The channels do not match the model's, or the marker stream is required and absent.
+        """
+        import pylsl
+
+        from cmt_live.lsl.inlet import StreamInput, resolve_stream
+        from cmt_live.lsl.markers import MarkerInput
+
+        sel = self.selection
+        self._clock = pylsl.local_clock
+        self._t0 = pylsl.local_clock()
+        info = resolve_stream(
+            sel.eeg,
+            source_id=sel.eeg_source_id,
+            hostname=sel.eeg_hostname,
+            timeout=sel.resolve_timeout_s,
+            kind="eeg",
+        )
+        # A scaled source's stamps are compressed K times; a dejitterer fitted to the nominal
+        # rate would stretch them back, so scaled runs use the clock-synced stamps as sent.
+        self.eeg = StreamInput(
+            info, kind="eeg", unit=sel.eeg_unit, start=False, dejitter=sel.time_scale == 1.0
+        )
+        try:
+            self._eeg_idx = match_channels(self.eeg.ch_names, self.ch_names, sel.channel_map)
+            if sel.eye:
+                ginfo = resolve_stream(
+                    sel.eye,
+                    source_id=sel.eye_source_id,
+                    hostname=sel.eye_hostname,
+                    timeout=sel.resolve_timeout_s,
+                    kind="gaze",
+                )
+                self.gaze = StreamInput(ginfo, kind="gaze", start=False)
+                self._gaze_idx = match_gaze_channels(self.gaze.ch_names)
+            if sel.markers:
+                found = pylsl.resolve_bypred(
+                    f"name='{sel.markers}'", 1, max(sel.marker_timeout_s, 0.01)
+                )
+                if found:
+                    self.markers = MarkerInput(found[0])
+                elif sel.markers_required:
+                    raise ContractError(
+                        f"No marker stream {sel.markers!r} within {sel.marker_timeout_s:g} s."
+                    )
+                else:
+                    logger.info("no marker stream %r; running without ground truth.", sel.markers)
+        except ContractError:
+            self.close()
+            raise
+        except ValueError as err:  # channels that do not match: the contract's concern
+            self.close()
+            raise ContractError(str(err)) from err
+        except BaseException:
+            self.close()
+            raise
+        if self.gaze is None:
+            self._first_events.append(
+                (Flag.EYE_MISSING, "no eye stream given: EEG-only predictions", self.now())
+            )
+        self.info = SourceInfo(
+            eeg=self.eeg.meta,
+            gaze=self.gaze.meta if self.gaze is not None else None,
+            markers=self.markers.name if self.markers is not None else None,
+        )
+        return self.info
+
+    def start(self) -> None:
+        """Start the inlets' reader threads."""
+        for inp in (self.eeg, self.gaze):
+            if inp is not None:
+                inp.start()
+
+    # --- the Source protocol -----------------------------------------------------------------
+    def read(self) -> Batch:
+        """Everything received since the last call, on the pipeline's clock."""
+        scale = self.to_model_time
+        eeg, ets = self.eeg.read_new()
+        gaze = self.gaze
+        g, gts = gaze.read_new() if gaze is not None else (np.zeros((0, 5)), np.zeros(0))
+        markers = self.markers.pull() if self.markers is not None else []
+        events, self._first_events = self._first_events, []
+        for inp in (self.eeg, gaze):
+            if inp is not None:
+                events += [
+                    (kind, f"[{inp.name}] {message}", float(scale(t)))
+                    for kind, message, t in inp.pop_events()
+                ]
+        return Batch(
+            eeg=eeg[:, self._eeg_idx],
+            eeg_ts=scale(ets),
+            gaze=g[:, self._gaze_idx] if gaze is not None else g,
+            gaze_ts=scale(gts),
+            markers=[(float(scale(t)), label) for t, label in markers],
+            events=events,
+            eeg_stale=self.eeg.status != "connected",
+            eye_stale=gaze is not None and gaze.status != "connected",
+            eeg_gaps=[(float(scale(a)), float(scale(b))) for a, b in self.eeg.gaps],
+            gaze_gaps=(
+                [(float(scale(a)), float(scale(b))) for a, b in gaze.gaps]
+                if gaze is not None
+                else ()
+            ),
+            timestamp_faults=[float(scale(t)) for t in self.eeg.timestamp_faults],
+        )
+
+    def health(self) -> list[StreamHealth]:
+        return [inp.health() for inp in (self.eeg, self.gaze) if inp is not None]
+
+    def close(self) -> None:
+        """Close the inlets (safe to call twice)."""
+        for inp in (self.eeg, self.gaze, self.markers):
+            if inp is not None:
+                inp.close()
+        self.eeg = self.gaze = self.markers = None
