@@ -1,10 +1,10 @@
 """A deterministic fake pipeline for the monitor: tests, the bench and screenshots.
 
-It feeds a :class:`apps.sink.QtSink` with the same records the live pipeline sends
-(:class:`~cmt_live.records.Prediction`, ``StreamHealth``, ``FeatureFrame``, markers, raw gaze)
-from a made-up session: trials of 30 s with a true emotion, probabilities that favour it, an
-eye-tracker outage, and DE maps with a posterior alpha peak. Nothing here is a model; the
-numbers only have to look like a session.
+It feeds any :class:`cmt_live.sinks.Sink` (the monitor's :class:`apps.sink.QtSink`) through the
+calls the live pipeline makes (``on_prediction``, ``on_features``, ``on_health``, ``on_marker``,
+``on_event``, ``on_gaze`` per gaze chunk, ``close``) from a made-up session: trials of 30 s with
+a true emotion, probabilities that favour it, an eye-tracker outage, and DE maps with a
+posterior alpha peak. Nothing here is a model; the numbers only have to look like a session.
 
 Run ``python -m apps.fake --screenshot shot.png --duration 8`` to see the window with it.
 """
@@ -14,10 +14,13 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
+from apps.topomap import channel_positions_2d
 from cmt_live.records import FeatureFrame, Flag, Prediction, StreamHealth
+from cmt_live.sinks import Sink
 from features.constants import N_EYE_FEATURES, SEEDV_CHANNELS
 from features.seedv import CLASS_NAMES
 
@@ -54,8 +57,6 @@ class FakeSession:
         self.n_cls = len(CLASS_NAMES)
         self.order = self.rng.permutation(np.tile(np.arange(self.n_cls), 4))
         self.logits = np.zeros(self.n_cls)
-        from apps.topomap import channel_positions_2d
-
         pos = channel_positions_2d(SEEDV_CHANNELS)
         posterior = np.exp(-((pos[:, 1] + 0.8) ** 2) / 0.3)
         frontal = np.exp(-((pos[:, 1] - 0.8) ** 2) / 0.3)
@@ -75,7 +76,7 @@ class FakeSession:
     def true_label(self, t_rel: float) -> int:
         return int(self.order[int(t_rel // self.trial_s) % len(self.order)])
 
-    def step(self, sink) -> float:
+    def step(self, sink: Sink) -> float:
         """Push the records of one step into ``sink``; returns the step's LSL time."""
         rng = self.rng
         t_rel = self.k * self.step_s
@@ -119,6 +120,7 @@ class FakeSession:
             ts = t - self.step_s + np.sort(rng.uniform(0, self.step_s, n))
             raw = pupil + 0.04 * np.sin(2 * np.pi * 0.3 * ts) + rng.normal(0, 0.02, n)
             valid = (rng.random(n) > 0.03).astype(float)
+            raw[valid == 0] = np.nan  # trackers report no pupil for an invalid sample
             gaze = np.column_stack(
                 [rng.normal(0, 2, n), rng.normal(0, 2, n), raw, raw - 0.15, valid]
             )
@@ -165,8 +167,8 @@ class FakeSession:
 
 
 def start_fake_worker(
-    sink, *, rate_hz: float = 1.0, prefill_s: float = 0.0, seed: int = 0
-) -> callable:
+    sink: Sink, *, rate_hz: float = 1.0, prefill_s: float = 0.0, seed: int = 0
+) -> Callable[[], None]:
     """Start a worker thread that feeds ``sink`` from a :class:`FakeSession`; returns stop().
 
     Parameters

@@ -1,6 +1,6 @@
 """Redraw cost of the Qt monitor with 10 minutes of history, offscreen, timer at 30 Hz.
 
-Fills a :class:`apps.monitor.MonitorWindow` with ``history_s`` of a fake session
+Fills a :class:`apps.window.MonitorWindow` with ``history_s`` of a fake session
 (:class:`apps.fake.FakeSession`: predictions, DE features, stream health, 120-Hz raw gaze), then
 runs the Qt event loop for ``--seconds`` while the session keeps producing records in real time.
 It reports the process CPU time (``time.process_time``: Python, Qt layout and the software
@@ -35,7 +35,7 @@ def run_case(
 ) -> dict:
     from apps._qt import QtCore, QtWidgets
     from apps.fake import FakeSession
-    from apps.monitor import MonitorWindow
+    from apps.window import MonitorWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["bench_gui"])
     win = MonitorWindow(history_s=history_s, refresh_hz=FPS, max_plot_fps=plot_fps)
@@ -45,8 +45,8 @@ def run_case(
     for i in range(int(history_s * rate_hz)):
         session.step(win.sink)
         if i % 500 == 0:
-            win._on_timer()
-    win._on_timer()
+            win.on_timer()
+    win.on_timer()
     win.refresh(force=True)
     app.processEvents()  # bench only: settle the first paint before measuring
 
@@ -61,7 +61,7 @@ def run_case(
             session.step(win.sink)
             due -= 1.0
         if forced:
-            win._on_timer()
+            win.on_timer()
             win.refresh(force=True)
         ticks += 1
 
@@ -80,8 +80,8 @@ def run_case(
     timer.stop()
     out = {
         "case": name,
-        "predictions_in_history": len(win._pred),
-        "gaze_samples_in_history": len(win._gaze),
+        "predictions_in_history": len(win.state.predictions),
+        "gaze_samples_in_history": len(win.state.raw_pupil),
         "ticks_per_s": ticks / wall,
         "plot_redraws_per_s": (win.n_frames_drawn - drawn0) / wall,
         "cpu_ms_per_frame": 1e3 * cpu / max(ticks, 1),

@@ -1,7 +1,10 @@
-"""The Qt monitor offscreen (conftest sets QT_QPA_PLATFORM): sink, window, run_monitor."""
+"""The Qt monitor: its Qt-free sink and state, then the window offscreen (conftest sets
+QT_QPA_PLATFORM) and run_monitor."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,11 +14,16 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from apps.fake import FakeSession, start_fake_worker
-from apps.monitor import MonitorWindow, run_monitor
-from apps.plots import STATUS_COLORS, History, TopomapPanel
-from apps.sink import QtSink
+from apps.history import History
+from apps.monitor import run_monitor
+from apps.panels.topomaps import TopomapPanel
+from apps.sink import GazeChunk, HealthSnapshot, Marker, QtSink, StreamEvent
+from apps.state import PLOT_PARTS, Changed, MonitorState
+from apps.theme import CLASS_COLORS, STATUS_COLORS
 from apps.topomap import Topomap, channel_positions_2d, interpolation_matrix
+from apps.window import MonitorWindow
 from cmt_live.records import FeatureFrame, Flag, Prediction, StreamHealth
+from cmt_live.sinks import Sink
 from features.constants import SEEDV_CHANNELS
 from features.seedv import CLASS_NAMES
 
@@ -61,8 +69,9 @@ def test_sink_is_thread_safe_and_keeps_per_thread_order():
         th.join()
     items = sink.drain()
     assert len(items) == n_threads * n_each
+    assert all(isinstance(m, Marker) for m in items)
     for i in range(n_threads):
-        ts = [p[0] for k, p in items if p[1] == f"t{i}"]
+        ts = [m.t for m in items if m.label == f"t{i}"]
         assert ts == [1000.0 * i + j for j in range(n_each)]
     assert sink.drain() == []
 
@@ -89,6 +98,31 @@ def test_sink_drops_everything_after_detach():
     assert sink.drain() == []
 
 
+def test_qtsink_is_a_pipeline_sink_and_owns_its_gaze_copy():
+    sink = QtSink()
+    assert isinstance(sink, Sink)
+    ts, gaze = np.array([1.0, 2.0]), np.ones((2, 5))
+    sink.on_gaze(ts, gaze)
+    ts[:], gaze[:] = 0.0, 0.0  # the pipeline reuses its buffers
+    (chunk,) = sink.drain()
+    assert isinstance(chunk, GazeChunk)
+    np.testing.assert_array_equal(chunk.timestamps, [1.0, 2.0])
+    assert (chunk.gaze == 1.0).all()
+    sink.on_gaze(np.empty(0), np.empty((0, 5)))  # an empty chunk queues nothing
+    assert sink.drain() == []
+
+
+def test_sink_state_history_and_theme_import_without_qt():
+    code = (
+        "import sys; import apps.sink, apps.state, apps.history, apps.theme, apps.topomap, "
+        "apps.fake; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')); "
+        "print(bad); raise SystemExit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 # -- ring buffer -------------------------------------------------------------------------------
 def test_history_keeps_newest_rows_in_order_without_growing():
     h = History(capacity=5, n_cols=1)
@@ -105,6 +139,99 @@ def test_history_keeps_newest_rows_in_order_without_growing():
     np.testing.assert_array_equal(t, [18, 19])
     assert h._t.shape == (10,)  # preallocated once
     assert h.last_t == 19.0
+
+
+# -- state (no Qt) -----------------------------------------------------------------------------
+def test_state_turns_predictions_into_histories_and_a_headline():
+    sink, state = QtSink(), MonitorState(CLASS_NAMES, history_s=60)
+    assert state.headline() is None
+    for i, k in enumerate([0, 2, 4]):
+        sink.on_prediction(_pred(500.0 + i, k, flags=(Flag.EYE_STALE,) if i == 1 else ()))
+    state.ingest(sink.drain())
+    assert state.n_predictions == 3
+    t, probs, gates, eeg_missing, eye_missing = state.prediction_view()
+    np.testing.assert_array_equal(t, [0.0, 1.0, 2.0])  # session seconds from the first record
+    np.testing.assert_allclose(probs[[0, 1, 2], [0, 2, 4]], 0.8)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    np.testing.assert_allclose(gates, [[0.7, 0.3]] * 3)
+    np.testing.assert_array_equal(eye_missing, [0, 1, 0])
+    np.testing.assert_array_equal(eeg_missing, [0, 0, 0])
+    head = state.headline()
+    assert (head.label, head.confidence, head.color) == ("Happy", "80%", CLASS_COLORS[4])
+    assert "end-to-end latency 20 ms" in head.info and "3 predictions" in head.info
+    assert head.flags == ""
+    # What changed is recorded for the window, which takes it part by part.
+    assert state.take_changes(PLOT_PARTS) == Changed.PREDICTIONS
+    assert Changed.HEADLINE in state.pending and Changed.PREDICTIONS not in state.pending
+    # Older than history_s leaves the view; a flag shows in the headline.
+    sink.on_prediction(_pred(600.0, 1, flags=(Flag.EEG_STALE,)))
+    state.ingest(sink.drain())
+    t, *_ = state.prediction_view()
+    np.testing.assert_array_equal(t, [100.0])
+    assert state.x_range() == (40.0, 100.0)
+    assert state.headline().flags == "⚠ eeg_stale"
+
+
+def test_state_keeps_health_rows_gaps_events_markers_and_the_end():
+    sink, state = QtSink(), MonitorState(history_s=60)
+    sink.on_marker(100.0, "Sad")
+    sink.on_health(
+        [
+            StreamHealth("EEG", "connected", 200.0, 199.8, t=101.0),
+            StreamHealth("Gaze", "connected", 120.0, 119.0, t=101.0),
+        ]
+    )
+    sink.on_event("stale", "Gaze: no sample for 0.5 s", 102.0)
+    sink.on_health([StreamHealth("Gaze", "stale", 120.0, 0.0, gaps=((101.5, 103.0),), t=103.0)])
+    state.ingest(sink.drain())
+    assert list(state.health_rows) == ["EEG", "Gaze"]  # a partial snapshot keeps other rows
+    assert state.health_rows["Gaze"].status == "stale"
+    assert state.gaps == [("Gaze", 1.5, 3.0)]
+    assert state.t_last == 3.0
+    line = "     2.0 s  [stale] Gaze: no sample for 0.5 s"
+    assert state.take_new_events() == [line]
+    assert state.take_new_events() == []
+    assert list(state.events) == [line]
+    assert state.take_new_markers() == [(0.0, "Sad")]
+    assert not state.finished
+    sink.close()
+    state.ingest(sink.drain())
+    assert state.finished and Changed.FINISHED in state.pending
+
+
+def test_state_raw_pupil_skips_invalid_samples_and_breaks_at_outages():
+    sink, state = QtSink(), MonitorState(history_s=60)
+    ts = 200.0 + 0.01 * np.arange(6)
+    gaze = np.column_stack(
+        [
+            np.zeros(6),
+            np.zeros(6),
+            [3.0, 3.0, 3.2, 3.0, np.nan, 3.4],  # pupil_1
+            [4.0, 4.0, 4.2, 4.0, 4.0, 4.4],  # pupil_2
+            [1.0, 0.0, 1.0, np.nan, 1.0, 1.0],  # valid
+        ]
+    )
+    sink.on_gaze(ts, gaze)
+    state.ingest(sink.drain())
+    t, pupil = state.raw_pupil_view()
+    np.testing.assert_allclose(t, [0.0, 0.02, 0.05])  # invalid flag, NaN flag, NaN pupil: gone
+    np.testing.assert_allclose(pupil, [3.5, 3.7, 3.9])
+    sink.on_gaze(ts + 2.0, gaze)  # after a 2-s outage: a NaN row breaks the line
+    sink.on_gaze(ts + 3.0, np.where(np.arange(5) == 4, 0.0, gaze))  # nothing valid: nothing added
+    state.ingest(sink.drain())
+    t, pupil = state.raw_pupil_view()
+    np.testing.assert_allclose(t, [0.0, 0.02, 0.05, 1.025, 2.0, 2.02, 2.05])
+    np.testing.assert_array_equal(np.isnan(pupil), [0, 0, 0, 1, 0, 0, 0])
+    assert Changed.RAW_PUPIL in state.pending
+
+
+def test_state_refuses_what_the_sink_does_not_send():
+    state = MonitorState()
+    with pytest.raises(TypeError, match=r"cannot ingest a tuple; it takes .*Prediction"):
+        state.ingest([("prediction", None)])
+    with pytest.raises(ValueError, match=r"history_s must be > 0 seconds; got -1"):
+        MonitorState(history_s=-1)
+    assert isinstance(HealthSnapshot(()), HealthSnapshot) and StreamEvent("a", "b", 1.0).t == 1.0
 
 
 # -- topomap -----------------------------------------------------------------------------------
@@ -182,10 +309,10 @@ def test_window_updates_from_a_worker_thread(window, qtbot):
 
     th = threading.Thread(target=work)
     th.start()
-    qtbot.waitUntil(lambda: window.n_predictions == len(labels), timeout=5000)
+    qtbot.waitUntil(lambda: window.state.n_predictions == len(labels), timeout=5000)
     th.join()
-    qtbot.waitUntil(lambda: window.label_emotion.text() == "Happy", timeout=2000)
-    assert window.label_confidence.text() == "86%"
+    qtbot.waitUntil(lambda: window.headline.label_emotion.text() == "Happy", timeout=2000)
+    assert window.headline.label_confidence.text() == "86%"
     # Plots redraw at most max_plot_fps, so they may follow the header a frame later.
     curve = window.prob_panel.curves[4]
     qtbot.waitUntil(lambda: len(curve.getData()[0]) == len(labels), timeout=2000)
@@ -194,13 +321,13 @@ def test_window_updates_from_a_worker_thread(window, qtbot):
     expected = [0.5 + 0.04 * i if k == 4 else (1 - 0.5 - 0.04 * i) / 4 for i, k in
                 enumerate(labels)]  # fmt: skip
     np.testing.assert_allclose(y, expected)
-    assert "end-to-end latency 20 ms" in window.label_info.text()
+    assert "end-to-end latency 20 ms" in window.headline.label_info.text()
 
 
 def test_stale_stream_shows(window, qtbot):
     sink = window.sink
     sink.on_health([StreamHealth("Gaze", "connected", 120.0, 119.5, t=10.0)])
-    qtbot.waitUntil(lambda: "Gaze" in window.health_table._rows, timeout=2000)
+    qtbot.waitUntil(lambda: "Gaze" in window.health_table.stream_names, timeout=2000)
     assert window.health_table.status_of("Gaze") == (
         "connected",
         STATUS_COLORS["connected"].lower(),
@@ -217,14 +344,14 @@ def test_missing_modality_is_shaded_and_markers_drawn(window, qtbot):
     for i in range(6):
         flags = (Flag.EYE_MISSING,) if 2 <= i < 4 else ()
         sink.on_prediction(_pred(100.0 + i, 2, flags=flags))
-    qtbot.waitUntil(lambda: window.n_predictions == 6, timeout=2000)
-    qtbot.waitUntil(lambda: window.prob_panel.n_markers == 1, timeout=2000)
+    qtbot.waitUntil(lambda: window.state.n_predictions == 6, timeout=2000)
+    qtbot.waitUntil(lambda: window.truth.n_markers == 1, timeout=2000)
     # Predictions at session times 0..5; those at 2 and 3 lack gaze -> shaded from 1 to 3.
     qtbot.waitUntil(lambda: window.gates_panel.eye_missing.runs == [(1.0, 3.0)], timeout=2000)
     assert window.gates_panel.eeg_missing.runs == []
-    assert window.label_flags.text() == ""  # the newest prediction is clean
+    assert window.headline.label_flags.text() == ""  # the newest prediction is clean
     sink.on_prediction(_pred(106.0, 2, flags=(Flag.EEG_STALE,)))
-    qtbot.waitUntil(lambda: "eeg_stale" in window.label_flags.text(), timeout=2000)
+    qtbot.waitUntil(lambda: "eeg_stale" in window.headline.label_flags.text(), timeout=2000)
     qtbot.waitUntil(lambda: window.gates_panel.eeg_missing.runs == [(5.0, 6.0)], timeout=2000)
 
 
@@ -241,16 +368,46 @@ def test_features_draw_topomaps_and_pupil(window, qtbot):
     assert np.all(np.abs(y - 3.6) < 0.5)
 
 
+def test_raw_pupil_trace_updates_from_on_gaze_as_the_pipeline_calls_it(window, qtbot):
+    raw = window.pupil_panel.raw
+    assert len(raw.xData if raw.xData is not None else []) == 0
+    rng = np.random.default_rng(3)
+
+    def chunk(t0: float, n: int = 60):
+        ts = t0 + np.arange(n) / 120.0
+        valid = (rng.random(n) > 0.2).astype(float)
+        p1 = np.where(valid > 0, 3.5 + 0.01 * rng.standard_normal(n), np.nan)
+        gaze = np.column_stack([rng.normal(0, 2, n), rng.normal(0, 2, n), p1, p1 - 0.2, valid])
+        return ts, gaze.astype(np.float32), int(valid.sum())
+
+    ts1, g1, n1 = chunk(700.0)
+    ts2, g2, n2 = chunk(700.5)
+    # The pipeline thread calls sink.on_gaze(timestamps, gaze) for every gaze chunk it receives.
+    worker = threading.Thread(target=lambda: window.sink.on_gaze(ts1, g1))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: raw.yData is not None and len(raw.yData) == n1, timeout=3000)
+    assert np.isfinite(raw.yData).all()  # invalid samples skipped, not drawn
+    np.testing.assert_allclose(raw.yData, 3.4, atol=0.05)  # mean of both pupils
+    first = raw.yData.copy()
+    worker = threading.Thread(target=lambda: window.sink.on_gaze(ts2, g2))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: len(raw.yData) == n1 + n2, timeout=3000)
+    np.testing.assert_array_equal(raw.yData[:n1], first)
+    assert raw.xData[-1] == pytest.approx(ts2[g2[:, 4] > 0][-1] - 700.0)  # newest valid sample
+
+
 def test_pause_keeps_collecting_but_freezes_the_view(window, qtbot):
     window.sink.on_prediction(_pred(0.0, 1))
-    qtbot.waitUntil(lambda: window.n_predictions == 1, timeout=2000)
-    window.button_pause.click()
+    qtbot.waitUntil(lambda: window.state.n_predictions == 1, timeout=2000)
+    window.headline.button_pause.click()
     assert window.paused
     for i in range(1, 4):
         window.sink.on_prediction(_pred(float(i), 1))
-    qtbot.waitUntil(lambda: window.n_predictions == 4, timeout=2000)
+    qtbot.waitUntil(lambda: window.state.n_predictions == 4, timeout=2000)
     assert len(window.prob_panel.curves[1].getData()[0]) == 1  # view frozen
-    window.button_pause.click()
+    window.headline.button_pause.click()
     assert not window.paused
     assert len(window.prob_panel.curves[1].getData()[0]) == 4  # caught up on resume
 
@@ -307,6 +464,23 @@ def test_run_monitor_reports_a_worker_that_misses_the_deadline(qapp):
         release.set()
     assert code == 2
     assert time.monotonic() - t0 < 0.3 + 0.3 + 1.5
+
+
+def test_run_monitor_closes_when_the_worker_is_done(qapp):
+    def start(sink):
+        def work():
+            for i in range(3):
+                sink.on_prediction(_pred(10.0 + i, i))
+            sink.close()  # what the live pipeline does at the end of a replay
+
+        th = threading.Thread(target=work, daemon=True)
+        th.start()
+        return lambda: th.join(2.0)
+
+    t0 = time.monotonic()
+    code = run_monitor(start, duration_s=20.0, exit_when_worker_done=True)
+    assert code == 0
+    assert time.monotonic() - t0 < 5.0  # closed on sink.close(), not at duration_s
 
 
 def test_run_monitor_needs_a_stop_callable(qapp):

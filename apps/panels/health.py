@@ -1,0 +1,93 @@
+"""The stream health table: one row per input, status as a word and a colour."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from apps._qt import QtCore, QtGui, QtWidgets
+from apps.theme import FOREGROUND, OKABE_ITO, STATUS_COLORS, UNKNOWN_STATUS_COLOR
+from cmt_live.records import StreamHealth
+
+HEALTH_COLUMNS: tuple[str, ...] = (
+    "stream",
+    "status",
+    "rate Hz\neff / nom.",
+    "clock\noffset ms",
+    "latency\nms",
+    "samples",
+    "dropped /\nts faults",
+    "gaps",
+)
+
+
+def health_texts(h: StreamHealth) -> tuple[str, ...]:
+    """The cells of ``h``'s row, in :data:`HEALTH_COLUMNS` order."""
+    nominal = f"{h.nominal_rate:.0f}" if h.nominal_rate > 0 else "irreg."
+    return (
+        h.name,
+        h.status,
+        f"{h.effective_rate:.0f} / {nominal}",
+        f"{h.clock_offset_s * 1e3:+.2f}",
+        f"{h.latency_s * 1e3:.0f}",
+        f"{h.n_samples:d}",
+        f"{h.n_dropped:d} / {h.n_timestamp_faults:d}",
+        f"{len(h.gaps):d}",
+    )
+
+
+class HealthTable(QtWidgets.QTableWidget):
+    """One row per input stream: status (word + colour), rates, clock offset, latency, counts."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(0, len(HEALTH_COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(HEALTH_COLUMNS))
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        hdr = self.horizontalHeader()
+        hdr.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._rows: dict[str, int] = {}
+
+    def _item(self, row: int, col: int) -> QtWidgets.QTableWidgetItem:
+        item = self.item(row, col)
+        if item is None:
+            item = QtWidgets.QTableWidgetItem()
+            item.setTextAlignment(
+                QtCore.Qt.AlignmentFlag.AlignCenter
+                if col
+                else QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter
+            )
+            self.setItem(row, col, item)
+        return item
+
+    def update_health(self, health: Iterable[StreamHealth]) -> None:
+        """Show each stream's newest health; a stream seen for the first time gets a row."""
+        for h in health:
+            row = self._rows.get(h.name)
+            if row is None:
+                row = self.rowCount()
+                self.insertRow(row)
+                self._rows[h.name] = row
+            for col, text in enumerate(health_texts(h)):
+                self._item(row, col).setText(text)
+            status = self._item(row, 1)
+            status.setBackground(QtGui.QColor(STATUS_COLORS.get(h.status, UNKNOWN_STATUS_COLOR)))
+            status.setForeground(QtGui.QColor("#111111"))
+            bad = h.n_dropped or h.n_timestamp_faults
+            self._item(row, 6).setForeground(
+                QtGui.QColor(OKABE_ITO["vermillion"] if bad else FOREGROUND)
+            )
+
+    @property
+    def stream_names(self) -> tuple[str, ...]:
+        """Streams with a row, top to bottom."""
+        return tuple(self._rows)
+
+    def status_of(self, name: str) -> tuple[str, str]:
+        """(status text, background colour name) shown for stream ``name`` (for tests)."""
+        row = self._rows[name]
+        item = self.item(row, 1)
+        return item.text(), item.background().color().name()

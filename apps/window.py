@@ -1,0 +1,291 @@
+"""The monitor window: layout, the queue-draining timer, redraw throttling, pause, screenshot.
+
+Threading (STYLE.md): the pipeline runs in a worker thread and only calls the methods of
+:class:`apps.sink.QtSink`, which enqueue. A ``QTimer`` in the GUI thread (25 Hz) drains the
+queue into :class:`apps.state.MonitorState` and redraws what changed, at most ``max_plot_fps``
+times a second for the plots and ``MAX_TEXT_FPS`` for the text. No worker touches a widget and
+no slot calls ``processEvents``. :func:`apps.monitor.run_monitor` opens this window and runs
+the worker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from apps._qt import QtCore, QtGui, QtWidgets, pg
+from apps.panels.events import EventsList
+from apps.panels.gates import GatesPanel
+from apps.panels.headline import HeadlineBar
+from apps.panels.health import HealthTable
+from apps.panels.probabilities import ProbabilityPanel
+from apps.panels.pupil import PupilPanel
+from apps.panels.topomaps import TopomapPanel
+from apps.panels.truth import TruthMarkers
+from apps.sink import QtSink
+from apps.state import PLOT_PARTS, TEXT_PARTS, Changed, MonitorState
+from apps.theme import BACKGROUND, STYLESHEET
+from features.constants import BANDS, SEEDV_CHANNELS
+from features.seedv import CLASS_NAMES
+
+#: Records taken from the queue per timer tick (a backlog drains over a few ticks).
+MAX_RECORDS_PER_TICK = 20000
+
+
+class MonitorWindow(QtWidgets.QMainWindow):
+    """Live view of predictions, modality gates, stream health, DE topomaps and pupil.
+
+    Parameters
+    ----------
+    class_names : sequence of str
+        Class order of ``Prediction.probs``.
+    ch_names : sequence of str
+        EEG channels in the order of the DE features (``FeatureFrame.eeg``).
+    history_s : float
+        Seconds of history shown (and kept) on the time axis.
+    order : {"band-major", "channel-major"}
+        Column order of ``FeatureFrame.eeg``: ``band * n_channels + channel`` or
+        ``channel * n_bands + band``.
+    max_prediction_rate_hz : float
+        Sizes the prediction ring buffer (``history_s * rate`` rows).
+    max_gaze_rate_hz : float
+        Sizes the raw pupil ring buffer.
+    refresh_hz : float
+        Rate of the queue-draining timer (20-30 Hz); header and health follow it.
+    max_plot_fps : float
+        Most redraws per second of the time plots and topomaps.
+    title : str
+
+    Attributes
+    ----------
+    sink : QtSink
+        Give this to the pipeline.
+    state : MonitorState
+        What the window shows, as data.
+    closed : Signal
+        Emitted once when the window closes.
+    """
+
+    closed = QtCore.Signal()
+
+    #: Header and health table: text, read by people, so 10 updates a second are plenty.
+    MAX_TEXT_FPS = 10.0
+
+    def __init__(
+        self,
+        class_names: Sequence[str] = CLASS_NAMES,
+        ch_names: Sequence[str] = SEEDV_CHANNELS,
+        history_s: float = 600.0,
+        *,
+        order: str = "band-major",
+        max_prediction_rate_hz: float = 10.0,
+        max_gaze_rate_hz: float = 150.0,
+        refresh_hz: float = 25.0,
+        max_plot_fps: float = 5.0,
+        title: str = "cmt-live monitor",
+    ) -> None:
+        super().__init__()
+        if not history_s > 0:
+            raise ValueError(f"history_s must be > 0 seconds; got {history_s}.")
+        if not 1.0 <= refresh_hz <= 60.0:
+            raise ValueError(
+                f"refresh_hz must be within 1-60 Hz (20-30 advised); got {refresh_hz}."
+            )
+        if not max_plot_fps > 0:
+            raise ValueError(f"max_plot_fps must be > 0 redraws per second; got {max_plot_fps}.")
+        self.class_names = tuple(class_names)
+        self.ch_names = tuple(ch_names)
+        self.max_plot_fps = float(max_plot_fps)
+        self.state = MonitorState(
+            self.class_names,
+            history_s=history_s,
+            max_prediction_rate_hz=max_prediction_rate_hz,
+            max_gaze_rate_hz=max_gaze_rate_hz,
+        )
+        self.sink = QtSink(n_eeg_features=len(self.ch_names) * len(BANDS))
+        self.n_frames_drawn = 0
+        self._paused = False
+        self._t_plot_drawn = float("-inf")
+        self._t_text_drawn = float("-inf")
+        self._x_range: tuple[float, float] | None = None
+        self._closed_once = False
+        self.setWindowTitle(title)
+        self.setStyleSheet(STYLESHEET)
+
+        # -- layout: headline on top; time plots left; maps, health and events right --------
+        central = QtWidgets.QWidget()
+        outer = QtWidgets.QVBoxLayout(central)
+        outer.setContentsMargins(8, 6, 8, 6)
+        outer.setSpacing(6)
+        self.headline = HeadlineBar()
+        self.headline.button_pause.toggled.connect(self.set_paused)
+        outer.addWidget(self.headline)
+
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground(BACKGROUND)
+        self.plots.ci.setSpacing(4)
+        p_prob = self.plots.addPlot(row=0, col=0)
+        p_gate = self.plots.addPlot(row=1, col=0)
+        p_pupil = self.plots.addPlot(row=2, col=0)
+        for row, stretch in enumerate((5, 3, 3)):
+            self.plots.ci.layout.setRowStretchFactor(row, stretch)
+        for p in (p_gate, p_pupil):
+            p.setXLink(p_prob)
+        # Tick labels only under the bottom plot: the x axis is shared, and re-rendering tick
+        # text is the largest part of a redraw with the software rasteriser (bench_gui.py).
+        for p in (p_prob, p_gate):
+            p.getAxis("bottom").setStyle(showValues=False)
+        for p in (p_prob, p_gate, p_pupil):
+            p.getAxis("left").setWidth(62)
+        self.prob_panel = ProbabilityPanel(p_prob, self.class_names)
+        self.truth = TruthMarkers(p_prob, self.class_names)
+        self.gates_panel = GatesPanel(p_gate)
+        self.pupil_panel = PupilPanel(p_pupil)
+        splitter.addWidget(self.plots)
+
+        right = QtWidgets.QWidget()
+        rl = QtWidgets.QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.topo_widget = pg.GraphicsLayoutWidget()
+        self.topo_widget.setBackground(BACKGROUND)
+        self.topo_panel = TopomapPanel(self.topo_widget, self.ch_names, order=order)
+        self.topo_widget.setMinimumHeight(200)
+        rl.addWidget(self.topo_widget, stretch=3)
+        rl.addWidget(self._section_title("Stream health"))
+        self.health_table = HealthTable()
+        rl.addWidget(self.health_table, stretch=2)
+        rl.addWidget(self._section_title("Events"))
+        self.events = EventsList(max_lines=500)
+        rl.addWidget(self.events, stretch=2)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        outer.addWidget(splitter, stretch=1)
+        self.setCentralWidget(central)
+        self.resize(1500, 920)
+
+        self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self.on_timer)
+        self.timer.start(round(1000.0 / refresh_hz))
+
+    @staticmethod
+    def _section_title(text: str) -> QtWidgets.QLabel:
+        label = QtWidgets.QLabel(text)
+        label.setObjectName("sectionTitle")
+        return label
+
+    # -- records (GUI thread) -------------------------------------------------------------
+    def on_timer(self) -> None:
+        """Drain the sink into the state; show events and run state; redraw unless paused."""
+        self.state.ingest(self.sink.drain(max_items=MAX_RECORDS_PER_TICK))
+        now = self.state.take_changes(Changed.EVENTS | Changed.FINISHED)
+        if Changed.EVENTS in now:
+            self.events.append_lines(self.state.take_new_events())
+        if Changed.FINISHED in now:
+            self.headline.show_run_state(paused=self._paused, finished=True)
+        if not self._paused:
+            self.refresh()
+
+    # -- drawing ---------------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> None:
+        """Redraw what changed since the last frame (everything if ``force``).
+
+        The header and health table redraw at most ``MAX_TEXT_FPS`` times a second, the plots
+        and topomaps at most ``max_plot_fps``: with 10 minutes across ~800 px one pixel is
+        ~0.75 s, so faster redraws show nothing new and only cost CPU (bench/bench_gui.py).
+        Parts held back stay pending for a later tick.
+        """
+        now = time.monotonic()
+        due = PLOT_PARTS | TEXT_PARTS
+        if not force:
+            if now - self._t_plot_drawn < 1.0 / self.max_plot_fps:
+                due &= ~PLOT_PARTS
+            if now - self._t_text_drawn < 1.0 / self.MAX_TEXT_FPS:
+                due &= ~TEXT_PARTS
+        taken = self.state.take_changes(due)
+        if force:
+            taken = due
+        elif not taken:
+            return
+        if taken & TEXT_PARTS:
+            self._t_text_drawn = now
+            self._draw_text(taken)
+        if taken & PLOT_PARTS:
+            self._t_plot_drawn = now
+            self._draw_plots(taken)
+            self.n_frames_drawn += 1
+
+    def _draw_text(self, parts: Changed) -> None:
+        state = self.state
+        headline = state.headline()
+        if Changed.HEADLINE in parts and headline is not None:
+            self.headline.show_headline(headline)
+        if Changed.HEALTH in parts and state.health_rows:
+            self.health_table.update_health(state.health_rows.values())
+
+    def _draw_plots(self, parts: Changed) -> None:
+        state = self.state
+        if Changed.PREDICTIONS in parts and len(state.predictions):
+            t, probs, gates, eeg_missing, eye_missing = state.prediction_view()
+            self.prob_panel.set_data(t, probs)
+            self.gates_panel.set_data(t, gates, eeg_missing, eye_missing)
+        if Changed.MARKERS in parts:
+            for t, label in state.take_new_markers():
+                self.truth.add(t, label)
+        if Changed.GAPS in parts:
+            for stream, t0, t1 in state.gaps:
+                self.gates_panel.add_gap(stream, t0, t1)
+        if Changed.FEATURES in parts and state.latest_frame is not None:
+            frame = state.latest_frame
+            self.topo_panel.set_frame(frame.eeg, frame.eeg_valid, state.latest_frame_t)
+        if Changed.PUPIL in parts and len(state.pupil_means):
+            self.pupil_panel.set_features(*state.pupil_view())
+        if Changed.RAW_PUPIL in parts and len(state.raw_pupil):
+            self.pupil_panel.set_raw(*state.raw_pupil_view())
+        self.truth.extend_last(state.t_last)
+        x_range = state.x_range()
+        if x_range != self._x_range:
+            self._x_range = x_range
+            self.prob_panel.plot.setXRange(x_range[0], x_range[1] + 0.5, padding=0)
+
+    # -- controls --------------------------------------------------------------------------
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze (True) or resume (False) the view; records keep being stored meanwhile."""
+        self._paused = bool(paused)
+        self.headline.show_run_state(paused=self._paused, finished=self.state.finished)
+        if not self._paused:
+            self.refresh(force=True)
+
+    def save_screenshot(self, path: str | Path) -> tuple[int, int]:
+        """Save a PNG of the window; returns its (width, height) in pixels.
+
+        Raises
+        ------
+        OSError
+            If the file cannot be written.
+        """
+        path = Path(path)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        pix = self.grab()
+        if not pix.save(str(path), "PNG"):
+            raise OSError(
+                f"Could not write the screenshot to {str(path)!r}; check that the folder is "
+                f"writable and the name ends in .png."
+            )
+        return pix.width(), pix.height()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.timer.stop()
+        self.sink.detach()
+        if not self._closed_once:
+            self._closed_once = True
+            self.closed.emit()
+        super().closeEvent(event)
