@@ -131,9 +131,6 @@ class EegConditioner:
         self._store(np.full((out_ts.size, self.n_channels), np.nan), out_ts)
 
     def _store(self, y: np.ndarray, ts: np.ndarray) -> None:
-        newest = self.buffer.newest_timestamp
-        if newest is not None and ts.size and ts[0] <= newest:
-            keep = ts > newest
-            y, ts = y[keep], ts[keep]
+        y, ts = self.buffer.newer(y, ts)
         if ts.size:
             self.buffer.push(y, ts)

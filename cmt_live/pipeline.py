@@ -146,10 +146,7 @@ class Pipeline:
                 f"Gaze needs data (n_samples, 5) {GAZE_COLUMNS} and one timestamp per sample; "
                 f"got {g.shape} and {ts.shape}."
             )
-        newest = self.gaze_buffer.newest_timestamp
-        if newest is not None and ts.size and ts[0] <= newest:
-            keep = ts > newest
-            g, ts = g[keep], ts[keep]
+        g, ts = self.gaze_buffer.newer(g, ts)
         if ts.size:
             self.gaze_buffer.push(g, ts)
             for s in self.sinks:

@@ -145,6 +145,21 @@ class RingBuffer:
             return float(self._ts[self._first() % self.capacity])
 
     # --- writing ----------------------------------------------------------------------------
+    def newer(self, data: np.ndarray, timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The samples stamped after the newest one held (a chunk that overlaps what was
+        already pushed, e.g. after a stream restart, keeps only its new part).
+
+        Returns
+        -------
+        data : array of shape (n_kept, n_channels)
+        timestamps : array of shape (n_kept,)
+        """
+        newest = self.newest_timestamp
+        if newest is not None and len(timestamps) and timestamps[0] <= newest:
+            keep = timestamps > newest
+            return data[keep], timestamps[keep]
+        return data, timestamps
+
     def push(self, data: np.ndarray, timestamps: np.ndarray) -> int:
         """Append samples (copied in, oldest first).
 

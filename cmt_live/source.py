@@ -18,10 +18,6 @@ import numpy as np
 from .records import StreamHealth, StreamMeta
 
 
-def _empty(*shape: int):
-    return field(default_factory=lambda: np.zeros(shape))
-
-
 @dataclass(frozen=True)
 class Batch:
     """What a source read since the last call (all times on the pipeline's clock, seconds).
@@ -46,10 +42,10 @@ class Batch:
         Stamps of backward jumps and duplicates seen so far.
     """
 
-    eeg: np.ndarray = _empty(0, 0)
-    eeg_ts: np.ndarray = _empty(0)
-    gaze: np.ndarray = _empty(0, 5)
-    gaze_ts: np.ndarray = _empty(0)
+    eeg: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    eeg_ts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gaze: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    gaze_ts: np.ndarray = field(default_factory=lambda: np.zeros(0))
     markers: Sequence[tuple[float, str]] = ()
     events: Sequence[tuple[str, str, float]] = ()
     eeg_stale: bool = False

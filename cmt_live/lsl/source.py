@@ -218,14 +218,13 @@ class LslSource:
             events=events,
             eeg_stale=self.eeg.status != "connected",
             eye_stale=gaze is not None and gaze.status != "connected",
-            eeg_gaps=[(float(scale(a)), float(scale(b))) for a, b in self.eeg.gaps],
-            gaze_gaps=(
-                [(float(scale(a)), float(scale(b))) for a, b in gaze.gaps]
-                if gaze is not None
-                else ()
-            ),
+            eeg_gaps=self._gaps(self.eeg),
+            gaze_gaps=self._gaps(gaze) if gaze is not None else (),
             timestamp_faults=[float(scale(t)) for t in self.eeg.timestamp_faults],
         )
+
+    def _gaps(self, inp) -> list[tuple[float, float]]:
+        return [(float(self.to_model_time(a)), float(self.to_model_time(b))) for a, b in inp.gaps]
 
     def health(self) -> list[StreamHealth]:
         return [inp.health() for inp in (self.eeg, self.gaze) if inp is not None]
