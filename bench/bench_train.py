@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         print(f"simulated dataset: {time.perf_counter() - t0:.0f} s")
 
     from models.seedv import load_seedv
-    from models.training import TrainConfig, run_loso
+    from models.train import TrainConfig, run_loso
 
     data = load_seedv(args.data)
     cfg = TrainConfig.from_preset(args.preset, epochs=args.epochs)

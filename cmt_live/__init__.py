@@ -7,6 +7,7 @@ monitor in :mod:`apps`.
 """
 
 from features.seedv import CLASS_NAMES
+from models.version import __version__
 
 from ._logging import logger, set_log_level
 from .records import (
@@ -18,8 +19,6 @@ from .records import (
     StreamMeta,
     Window,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CLASS_NAMES",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -12,27 +11,11 @@ import numpy as np
 from features.spec import FeatureSpec
 
 from .config import ModelConfig
+from .jsonsafe import jsonable
 
 FORMAT = "cmt-live-model"
 FORMAT_VERSION = 1
 NORM_KEYS = ("eeg_mean", "eeg_std", "eye_mean", "eye_std")
-
-
-def _jsonable(obj):
-    """JSON-ready copy of provenance values: numpy scalars/arrays, tuples, paths."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)  # JSON has no NaN/Inf
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    return str(obj)
 
 
 @dataclass(frozen=True)
@@ -55,7 +38,8 @@ class ModelContract:
     config : ModelConfig
         Architecture.
     provenance : dict
-        JSON-ready facts: data fingerprint, fold, metrics, versions.
+        Facts: data fingerprint, fold, metrics, versions; stored as
+        :func:`models.jsonsafe.jsonable` makes them (NaN and Inf become ``None``).
     """
 
     feature_spec: FeatureSpec
@@ -123,7 +107,7 @@ class ModelContract:
                 "(the model's max_len)."
             )
         object.__setattr__(self, "context_len", int(L))
-        object.__setattr__(self, "provenance", _jsonable(dict(self.provenance or {})))
+        object.__setattr__(self, "provenance", jsonable(dict(self.provenance or {})))
 
     def to_dict(self) -> dict:
         """JSON-ready dict (arrays as lists)."""

@@ -117,7 +117,7 @@ class TrialSequenceDataset(Dataset):
     trials : sequence of Trial
         ``.subject``, ``.eeg (n, n_eeg)``, ``.eye (n, n_eye)``, ``.label``.
     norm : Normalizer
-        Fitted on training subjects only (the caller's job; see ``models.training``).
+        Fitted on training subjects only (the caller's job; see ``models.train``).
     max_len : int
         Longest sequence the model takes (SEED-V: 74 windows). Longer trials are truncated to
         their first ``max_len`` windows when not cropping.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .training import DEFAULT_CONTEXT_LENGTHS, load_feature_spec, score_trials
+from .train import DEFAULT_CONTEXT_LENGTHS, load_feature_spec, score_trials
 
 logger = logging.getLogger("cmt_live")
 
@@ -47,7 +47,7 @@ def evaluate_model(
     Returns
     -------
     dict
-        What :func:`models.training.score_trials` returns, plus ``subject``, ``model``,
+        What :func:`models.train.score_trials` returns, plus ``subject``, ``model``,
         ``held_out`` (False when the model saw the subject in training or validation, so the
         score is not a test score), ``provenance`` and ``spec_mismatches`` (differences between
         the model's feature spec and the data's).

@@ -26,35 +26,13 @@ import numpy as np
 import torch
 
 from .contract import ModelContract
+from .device import resolve_device
 from .export import CONTRACT_FILE
 
 logger = logging.getLogger("cmt_live")
 
 #: Warm-up calls at load (the profiling executor optimises after the first two).
 N_WARMUP = 5
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"``."""
-    if isinstance(device, torch.device):
-        dev = device
-    elif device == "auto":
-        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as err:
-            raise ValueError(
-                f"device={device!r} is invalid; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
-            ) from err
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r} is invalid; use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was asked for but CUDA is not available here; use "
-            "device='cpu' or 'auto'."
-        )
-    return dev
 
 
 def default_threads() -> int | None:

@@ -20,13 +20,14 @@ import hashlib
 import json
 import logging
 import pickle
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from features.constants import N_EEG_FEATURES as N_EEG
+from features.constants import N_EYE_FEATURES as N_EYE
 from features.seedv import (
     CLASS_NAMES,
     EEG_DIR,
@@ -39,12 +40,9 @@ from features.seedv import (
     check_session,
 )
 
-from .safe_pickle import safe_loads
+from .seedv_file import read_feature_file, subjects_in
 
 logger = logging.getLogger("cmt_live")
-
-N_EEG = 310
-N_EYE = 33
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,42 +144,6 @@ def _ranges(values: Sequence[int]) -> str:
     return ", ".join(out)
 
 
-_FILE_RE = re.compile(r"^(\d+)_123\.npz$")
-
-
-def _subjects_in(directory: Path) -> set[int]:
-    return {int(m[1]) for p in directory.iterdir() if (m := _FILE_RE.match(p.name))}
-
-
-def _read_member(npz, name: str, path: Path):
-    if name not in npz.files:
-        raise ValueError(
-            f"{path} has no member '{name}' (members: {npz.files}); a SEED-V feature file has "
-            "'data' and 'label'."
-        )
-    try:
-        arr = npz[name]
-    except ValueError as err:
-        # np.load(allow_pickle=False) refuses object arrays: not the released bytes layout.
-        raise ValueError(
-            f"{path}: member '{name}' is a pickled object array, not the released 0-d bytes "
-            f"array; refusing to unpickle it ({err})."
-        ) from err
-    if arr.dtype.kind != "S" or arr.ndim != 0:
-        raise ValueError(
-            f"{path}: member '{name}' has dtype {arr.dtype} and shape {arr.shape}; expected a "
-            "0-d bytes array holding a pickled dict, as in the SEED-V release."
-        )
-    # .tobytes() keeps the full item; .item() would strip trailing NUL bytes of the pickle.
-    obj = safe_loads(arr.tobytes(), source=f"{path} [{name}]")
-    if not isinstance(obj, dict):
-        raise ValueError(
-            f"{path}: member '{name}' holds a {type(obj).__name__}; expected a dict keyed "
-            f"0..{N_KEYS - 1}."
-        )
-    return obj
-
-
 def _declares_partial(root: Path) -> bool:
     meta = root / SPEC_FILE
     if not meta.is_file():
@@ -190,69 +152,6 @@ def _declares_partial(root: Path) -> bool:
         return bool(json.loads(meta.read_text()).get("partial", False))
     except (json.JSONDecodeError, AttributeError):
         return False
-
-
-def _read_file(
-    path: Path, width: int, complete: bool = True
-) -> tuple[dict[int, np.ndarray], dict[int, int], list[str]]:
-    """Read one npz: per key the feature array and the trial label; plus issues.
-
-    ``complete=False`` accepts any subset of the keys 0..44 (a lab's own recordings,
-    :mod:`cmt_live.io.to_seedv`); the released SEED-V files hold all 45.
-    """
-    issues: list[str] = []
-    with np.load(path, allow_pickle=False) as npz:
-        data = _read_member(npz, "data", path)
-        label = _read_member(npz, "label", path)
-    for name, d in (("data", data), ("label", label)):
-        keys = set(d)
-        bad = [k for k in keys if not isinstance(k, (int, np.integer))]
-        if bad:
-            raise ValueError(
-                f"{path}: '{name}' has non-integer keys {sorted(map(repr, bad))[:5]}; "
-                f"expected int keys 0..{N_KEYS - 1}."
-            )
-        missing = sorted(set(range(N_KEYS)) - {int(k) for k in keys}) if complete else []
-        extra = sorted({int(k) for k in keys} - set(range(N_KEYS)))
-        if missing or extra or (not complete and set(data) != set(label)):
-            raise ValueError(
-                f"{path}: '{name}' keys are wrong (missing {missing}, unexpected {extra}); "
-                f"expected exactly 0..{N_KEYS - 1}."
-            )
-    feats: dict[int, np.ndarray] = {}
-    labels: dict[int, int] = {}
-    for k in sorted(int(k) for k in data):
-        x = np.asarray(data[k])
-        if x.ndim != 2 or x.shape[1] != width or x.dtype.kind not in "fiu":
-            raise ValueError(
-                f"{path}: data[{k}] has shape {x.shape} and dtype {x.dtype}; expected a "
-                f"numeric (n_windows, {width}) array. Is this file in the right directory?"
-            )
-        lab = np.asarray(label[k]).reshape(-1)
-        if lab.size == 0 and x.shape[0] > 0:
-            raise ValueError(f"{path}: label[{k}] is empty but data[{k}] has {x.shape[0]} rows.")
-        if lab.size:
-            if lab.dtype.kind not in "fiu" or not np.all(lab == lab[0]):
-                raise ValueError(
-                    f"{path}: label[{k}] must repeat one emotion code per window; got values "
-                    f"{np.unique(lab)[:10]}."
-                )
-            code = float(lab[0])
-            if code != int(code) or not 0 <= code < N_CLASSES:
-                raise ValueError(
-                    f"{path}: label[{k}] = {lab[0]!r}; expected an emotion code 0..4 "
-                    "(0 Disgust, 1 Fear, 2 Sad, 3 Neutral, 4 Happy)."
-                )
-            labels[k] = int(code)
-        if lab.size != x.shape[0]:
-            n = min(lab.size, x.shape[0])
-            issues.append(
-                f"{path.name} key {k}: {x.shape[0]} feature rows but {lab.size} labels; "
-                f"truncated to {n}."
-            )
-            x = x[:n]
-        feats[k] = x
-    return feats, labels, issues
 
 
 def load_seedv(
@@ -305,7 +204,7 @@ def load_seedv(
                 f"layout {EEG_DIR}/{{1..16}}_123.npz and {EYE_DIR}/{{1..16}}_123.npz."
             )
     if subjects is None:
-        found_eeg, found_eye = _subjects_in(dirs["EEG"]), _subjects_in(dirs["eye"])
+        found_eeg, found_eye = subjects_in(dirs["EEG"]), subjects_in(dirs["eye"])
         for what, have, other in (("EEG", found_eeg, found_eye), ("eye", found_eye, found_eeg)):
             lacking = sorted(other - have)
             if lacking:
@@ -336,8 +235,8 @@ def load_seedv(
     trials: list[Trial] = []
     issues: list[str] = []
     for s in wanted:
-        eeg, eeg_lab, eeg_issues = _read_file(dirs["EEG"] / f"{s}_123.npz", N_EEG, complete)
-        eye, eye_lab, eye_issues = _read_file(dirs["eye"] / f"{s}_123.npz", N_EYE, complete)
+        eeg, eeg_lab, eeg_issues = read_feature_file(dirs["EEG"] / f"{s}_123.npz", N_EEG, complete)
+        eye, eye_lab, eye_issues = read_feature_file(dirs["eye"] / f"{s}_123.npz", N_EYE, complete)
         issues += [f"subject {s}: {m}" for m in eeg_issues + eye_issues]
         if set(eeg) != set(eye):
             raise ValueError(

@@ -14,8 +14,9 @@ import torch
 from test_training import make_trials  # tests/ is on sys.path (pytest rootdir)
 
 from cmt_live.cli.train import main
-from models import training
 from models.seedv import write_seedv
+from models.train import eager_predictor
+from models.train import run as train_run
 
 
 @pytest.fixture(autouse=True)
@@ -174,15 +175,15 @@ def test_end_to_end_sim_train_fresh_process(tmp_path, monkeypatch):
     eye_mask[2] = 0.0  # eye missing
     eeg_mask[3] = 0.0  # EEG missing
     eager: dict[str, np.ndarray] = {}
-    real_export = training.export_model
+    real_export = train_run.export_model
 
     def recording_export(trained, path, **kw):
         # Eager outputs of exactly the weights being exported, before export touches them.
-        predict = training.eager_predictor(trained.model, trained.norm, torch.device("cpu"))
+        predict = eager_predictor(trained.model, trained.norm, torch.device("cpu"))
         eager[str(path)] = predict(eeg, eye, eeg_mask, eye_mask)
         return real_export(trained, path, **kw)
 
-    monkeypatch.setattr(training, "export_model", recording_export)
+    monkeypatch.setattr(train_run, "export_model", recording_export)
     run = tmp_path / "run"
     args = ["--data", str(data), "--preset", "small", "--epochs", "1", "--out", str(run)]
     assert main([*args, "--quiet", "--device", "cpu"]) == 0

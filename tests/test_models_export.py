@@ -110,7 +110,7 @@ def test_contract_json_round_trip():
     text = c.to_json()
     d = json.loads(text)
     assert d["format"] == "cmt-live-model" and d["context_len"] == CONTEXT
-    assert d["provenance"] == {"fold": 2, "acc": 0.5, "bad": "nan", "t": [1, 2]}
+    assert d["provenance"] == {"fold": 2, "acc": 0.5, "bad": None, "t": [1, 2]}
     back = ModelContract.from_json(text)
     assert back == c
     assert back.feature_spec == FeatureSpec() and back.config == cfg

@@ -10,18 +10,21 @@ import pytest
 import torch
 
 from features.seedv import SEEDV_LABELS
-from models import training
 from models.datasets import Normalizer, TrialSequenceDataset, collate, pad_sequences
 from models.seedv import SeedVData, Trial, fingerprint
-from models.training import (
+from models.train import (
     TrainConfig,
     causal_contexts,
     dann_alpha,
     deployment_split,
+    eager_predictor,
+    load_feature_spec,
     loso_folds,
     score_trials,
+    train_model,
     warmup_cosine,
 )
+from models.train import run as train_run
 
 
 @pytest.fixture(autouse=True)
@@ -284,15 +287,15 @@ def test_pad_sequences():
 def test_load_feature_spec(tmp_path):
     from features.spec import FeatureSpec
 
-    spec, source = training.load_feature_spec(tmp_path)
+    spec, source = load_feature_spec(tmp_path)
     assert spec == FeatureSpec(smoothing="lds") and "assumed" in source
     want = FeatureSpec(smoothing="none", window_s=2.0)
     (tmp_path / "cmt_sim.json").write_text(json.dumps({"feature_spec": want.to_dict()}))
-    spec, source = training.load_feature_spec(tmp_path)
+    spec, source = load_feature_spec(tmp_path)
     assert spec == want and source.endswith("cmt_sim.json")
     (tmp_path / "cmt_sim.json").write_text("{oops")
     with pytest.raises(ValueError, match="not valid JSON"):
-        training.load_feature_spec(tmp_path)
+        load_feature_spec(tmp_path)
 
 
 # --------------------------------------------------------------------- training (real model)
@@ -304,7 +307,7 @@ def test_no_subject_leaks_and_normaliser_sees_training_subjects_only(tmp_path, m
     data = make_data(make_trials(n_subjects=4, n_windows=(2, 4)))
     fit_subjects, trained_on, scored_on = [], [], []
     real_fit = Normalizer.fit.__func__
-    real_train, real_score = training.train_model, training.score_trials
+    real_train, real_score = train_run.train_model, train_run.score_trials
 
     def spy_fit(cls, trials):
         fit_subjects.append(sorted({t.subject for t in trials}))
@@ -319,9 +322,9 @@ def test_no_subject_leaks_and_normaliser_sees_training_subjects_only(tmp_path, m
         return real_score(predict, trials, **kw)
 
     monkeypatch.setattr(Normalizer, "fit", classmethod(spy_fit))
-    monkeypatch.setattr(training, "train_model", spy_train)
-    monkeypatch.setattr(training, "score_trials", spy_score)
-    metrics = training.run_loso(data, tmp_path / "run", _tiny_cfg(epochs=1), final=False)
+    monkeypatch.setattr(train_run, "train_model", spy_train)
+    monkeypatch.setattr(train_run, "score_trials", spy_score)
+    metrics = train_run.run_loso(data, tmp_path / "run", _tiny_cfg(epochs=1), final=False)
     folds = metrics["folds"]
     assert [f["test_subject"] for f in folds] == [1, 2, 3, 4]
     assert len(trained_on) == len(scored_on) == len(fit_subjects) == 4
@@ -338,12 +341,12 @@ def test_best_epoch_weights_are_kept():
     val = [t for t in trials if t.subject == 3]
     from models import ModelConfig
 
-    res = training.train_model(train, val, ModelConfig.preset("tiny"), _tiny_cfg(epochs=3))
+    res = train_model(train, val, ModelConfig.preset("tiny"), _tiny_cfg(epochs=3))
     assert len(res.history) == 3
     assert res.best_val_acc == max(h["val_acc"] for h in res.history)
     assert res.history[res.best_epoch - 1]["val_acc"] == res.best_val_acc
     # the returned model scores the validation subject exactly as recorded for the best epoch
-    pred = training.eager_predictor(res.model, res.norm, torch.device("cpu"))
+    pred = eager_predictor(res.model, res.norm, torch.device("cpu"))
     again = score_trials(pred, val, max_len=res.model_config.max_len, modality_ablation=False)
     assert again["trial_acc"] == pytest.approx(res.best_val_acc)
     assert res.model_config.n_domains == 2
@@ -361,8 +364,8 @@ def _strip_times(metrics):
 def test_seeded_runs_reproduce_on_cpu(tmp_path):
     data = make_data(make_trials(n_subjects=3, n_windows=(2, 5)))
     cfg = _tiny_cfg(epochs=2)
-    m1 = training.run_loso(data, tmp_path / "a", cfg, folds_limit=1, device="cpu")
-    m2 = training.run_loso(data, tmp_path / "b", cfg, folds_limit=1, device="cpu")
+    m1 = train_run.run_loso(data, tmp_path / "a", cfg, folds_limit=1, device="cpu")
+    m2 = train_run.run_loso(data, tmp_path / "b", cfg, folds_limit=1, device="cpu")
     assert _strip_times(m1) == _strip_times(m2)
     assert len(m1["folds"]) == 1 and m1["summary"]["complete"] is False
     # weights: the same training twice gives bit-identical parameters
@@ -370,12 +373,12 @@ def test_seeded_runs_reproduce_on_cpu(tmp_path):
 
     train = [t for t in data.trials if t.subject in (2, 3)]
     val = [t for t in data.trials if t.subject == 1]
-    a = training.train_model(train, val, ModelConfig.preset("tiny"), cfg, device="cpu", seed=5)
-    b = training.train_model(train, val, ModelConfig.preset("tiny"), cfg, device="cpu", seed=5)
+    a = train_model(train, val, ModelConfig.preset("tiny"), cfg, device="cpu", seed=5)
+    b = train_model(train, val, ModelConfig.preset("tiny"), cfg, device="cpu", seed=5)
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert sa.keys() == sb.keys()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    c = training.train_model(train, val, ModelConfig.preset("tiny"), cfg, device="cpu", seed=6)
+    c = train_model(train, val, ModelConfig.preset("tiny"), cfg, device="cpu", seed=6)
     assert any(not torch.equal(sa[k], c.model.state_dict()[k]) for k in sa)
 
 
@@ -383,20 +386,20 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
     data = make_data(make_trials(n_subjects=3, n_windows=(2, 4)))
     run = tmp_path / "run"
     cfg = _tiny_cfg(epochs=1)
-    first = training.run_loso(data, run, cfg, folds_limit=2, final=False)
+    first = train_run.run_loso(data, run, cfg, folds_limit=2, final=False)
     assert (run / "fold_01_subject_01.pt").is_file() and (run / "fold_02_subject_02.pt").is_file()
     # interruption during fold 2's export: its model file is missing
     (run / "fold_02_subject_02.pt").unlink()
     fold1 = (run / "fold_01_subject_01.json").read_bytes()
     trained = []
-    real_train = training.train_model
+    real_train = train_run.train_model
 
     def spy_train(*a, **kw):
         trained.append(kw["desc"])
         return real_train(*a, **kw)
 
-    monkeypatch.setattr(training, "train_model", spy_train)
-    again = training.run_loso(data, run, cfg, final=True)
+    monkeypatch.setattr(train_run, "train_model", spy_train)
+    again = train_run.run_loso(data, run, cfg, final=True)
     assert trained[0].startswith("fold 2/3") and trained[1].startswith("fold 3/3")
     assert trained[2].startswith("deployment") and len(trained) == 3
     assert (run / "fold_01_subject_01.json").read_bytes() == fold1
@@ -406,8 +409,8 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
         assert (run / name).is_file()
     # a finished run resumes to nothing
     trained.clear()
-    training.run_loso(data, run, cfg)
+    train_run.run_loso(data, run, cfg)
     assert trained == []
     # other settings in the same folder are refused, naming the difference
     with pytest.raises(ValueError, match=r"train_config.epochs: 1 -> 2.*another --out"):
-        training.run_loso(data, run, _tiny_cfg(epochs=2))
+        train_run.run_loso(data, run, _tiny_cfg(epochs=2))

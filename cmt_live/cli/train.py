@@ -101,7 +101,7 @@ def _train(argv: list[str]) -> int:
     import torch
 
     from models.seedv import load_seedv
-    from models.training import TrainConfig, run_loso
+    from models.train import TrainConfig, run_loso
 
     if args.threads is not None:
         if args.threads < 1:
