@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from features.seedv import CLASS_NAMES
+from models.jsonsafe import jsonable
 
 from ._logging import logger
 from .records import MODALITIES, FeatureFrame, Prediction, StreamHealth
@@ -178,6 +179,11 @@ class GroundTruth:
             }
 
 
+def _json(obj) -> str:
+    """Strict JSON text (non-finite numbers as ``null``), for log lines and CSV messages."""
+    return json.dumps(jsonable(obj), allow_nan=False)
+
+
 def _fmt(x: float, digits: int = 6) -> str:
     return "" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
@@ -231,7 +237,7 @@ class SessionLog(Sink):
             self._csv = csv.DictWriter(self._buf, fieldnames=CSV_COLUMNS, extrasaction="raise")
             self._csv.writeheader()
             self._flush_csv()
-        self._write("start", {"message": json.dumps(start_info or {}, default=str)}, start_info)
+        self._write("start", {"message": _json(start_info or {})}, start_info)
 
     def _flush_csv(self) -> None:
         self._f.write(self._buf.getvalue())
@@ -249,7 +255,7 @@ class SessionLog(Sink):
                 self._flush_csv()
             else:
                 line = {"kind": kind, **(obj if obj is not None else csv_row)}
-                self._f.write(json.dumps(line, allow_nan=False, default=str) + "\n")
+                self._f.write(_json(line) + "\n")
                 self._f.flush()
 
     def on_prediction(self, pred: Prediction) -> None:
@@ -320,13 +326,13 @@ class SessionLog(Sink):
         ]
         self._write(
             "health",
-            {"t_end": _fmt(t), "message": json.dumps(streams)},
+            {"t_end": _fmt(t), "message": _json(streams)},
             {"t": t, "streams": streams},
         )
 
     def write_info(self, kind: str, info: dict) -> None:
         """A free-form line (``kind`` e.g. ``"accuracy"``), JSON-ready ``info``."""
-        self._write(kind, {"message": json.dumps(info, default=str)}, info)
+        self._write(kind, {"message": _json(info)}, info)
 
     def close(self, summary: dict | None = None) -> None:
         """Write the ``"end"`` line (totals, accuracy) and close the file."""
@@ -338,7 +344,7 @@ class SessionLog(Sink):
             "accuracy": self.truth.summary() if self.truth.has_markers else None,
             **(summary or {}),
         }
-        self._write("end", {"message": json.dumps(end, default=str)}, end)
+        self._write("end", {"message": _json(end)}, end)
         with self._lock:
             f, self._f = self._f, None
         f.close()

@@ -80,6 +80,27 @@ def test_session_log_every_line_parses_and_holds_everything(tmp_path, ext):
     assert end["n_predictions"] == 3 and end["accuracy"]["accuracy"] == 1.0
 
 
+@pytest.mark.parametrize("ext", [".jsonl", ".csv"])
+def test_session_log_writes_non_finite_numbers_as_null(tmp_path, ext):
+    # A stream that has not delivered yet has a NaN rate; the log must stay strict JSON.
+    path = tmp_path / f"nan{ext}"
+    log = SessionLog(path, start_info={"offset_s": float("nan")})
+    log.on_health(
+        [StreamHealth(name="EEG", status="connected", effective_rate=float("nan"), t=1.0)]
+    )
+    log.write_info("accuracy", {"accuracy": np.float32("inf")})
+    log.close()
+    rows = read_log(path)
+    by_kind = {r["kind"]: r for r in rows}
+    if ext == ".csv":
+        by_kind = {k: json.loads(r["message"]) for k, r in by_kind.items()}
+        assert by_kind["health"][0]["effective_rate"] is None
+    else:
+        assert by_kind["health"]["streams"][0]["effective_rate"] is None
+    assert by_kind["start"]["offset_s"] is None and by_kind["accuracy"]["accuracy"] is None
+    assert "NaN" not in path.read_text() and "Infinity" not in path.read_text()
+
+
 def test_session_log_refuses_unknown_extension(tmp_path):
     with pytest.raises(ValueError, match=r"use \.jsonl .* or \.csv"):
         SessionLog(tmp_path / "log.txt")
