@@ -3,6 +3,9 @@
 The detector works on irregular timestamps with gaps and invalid samples; it never assumes a
 sampling rate. Every threshold is a module constant below, with the reason for its value.
 
+(Longer than the ~450 lines we aim for: the definitions below, the detector and its helpers
+read as one algorithm, and most of the length is the documented thresholds.)
+
 Definitions (``p`` is the window's nominal sample period, the median of its positive time
 steps):
 
