@@ -20,7 +20,7 @@ import numpy as np
 
 
 def bench_speed(duration_s: float) -> None:
-    from cmt_live.sim.simulator import SessionSimulator
+    from cmt_live.sim.session import SessionSimulator
 
     sim = SessionSimulator(1, 0)
     t0 = time.perf_counter()
@@ -45,7 +45,7 @@ def bench_loso(n_subjects: int, trial_scale: float) -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from cmt_live.cli.sim import simulate_subject
+    from cmt_live.sim.dataset import simulate_subject
 
     t0 = time.perf_counter()
     eeg, eye, y, g = [], [], [], []

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cmt_live.cli.sim import main
-from cmt_live.sim.simulator import seedv_schedule
+from cmt_live.sim.schedule import seedv_schedule
 from features.constants import SEEDV_CHANNELS
 from features.seedv import CLASS_NAMES
 

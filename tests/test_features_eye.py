@@ -340,7 +340,7 @@ def test_bad_input_errors():
 
 
 def test_eye_features_at_equals_the_window_function_per_start():
-    from cmt_live.sim.simulator import SessionSimulator
+    from cmt_live.sim.session import SessionSimulator
     from features.eye import eye_features_at
 
     ts, x, y, p1, p2, valid = SessionSimulator(2, 0).gaze_segment(0.0, 20.0)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cmt_live.cli.dataset import main as dataset_main
-from cmt_live.cli.sim import record_session
 from cmt_live.io.to_seedv import session_trials, trial_segments
+from cmt_live.sim.streams import record_session
 from models.seedv import load_seedv
 
 

@@ -6,14 +6,11 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from cmt_live.sim.simulator import (
-    BLINKS_PER_MIN,
-    MIN_TRIAL_S,
-    SessionSimulator,
-    SubjectProfile,
-    channel_positions,
-    seedv_schedule,
-)
+from cmt_live.sim.gaze import BLINKS_PER_MIN
+from cmt_live.sim.profiles import SubjectProfile
+from cmt_live.sim.scalp import channel_positions
+from cmt_live.sim.schedule import MIN_TRIAL_S, seedv_schedule
+from cmt_live.sim.session import SessionSimulator
 from features.constants import SEEDV_CHANNELS
 
 CH = {name: i for i, name in enumerate(SEEDV_CHANNELS)}

@@ -1,8 +1,8 @@
 """``cmt-live --demo``: simulator streams + a demo model + the monitor, on one machine.
 
 1. The demo model: trained on simulated subjects by the project's own code (``cmt-sim
-   dataset``'s :func:`cmt_live.cli.sim.build_dataset`, then
-   :func:`models.training.train_model` and :func:`models.training.export_model`, with progress
+   dataset``'s :func:`cmt_live.sim.dataset.build_dataset`, then
+   :func:`models.train.train_model` and :func:`models.train.export_model`, with progress
    bars), cached as ``<cache>/cmt-live/demo-model-<hash>.pt`` where ``<cache>`` is
    ``$XDG_CACHE_HOME`` or ``~/.cache`` and the hash covers :data:`DEMO_SETTINGS` and the package
    version. ``--rebuild-demo-model`` trains it again. The same file comes out of
@@ -84,9 +84,9 @@ def build_demo_model(path: str | Path, settings: dict | None = None, *, progress
     """
     from models import ModelConfig
     from models.seedv import load_seedv
-    from models.training import TrainConfig, export_model, load_feature_spec, train_model
+    from models.train import TrainConfig, export_model, load_feature_spec, train_model
 
-    from .cli.sim import build_dataset
+    from .dataset import build_dataset
 
     s = dict(DEMO_SETTINGS, **(settings or {}))
     path = Path(path)
