@@ -260,6 +260,10 @@ def eeg_scales(name: str, declared: Sequence[str], override: str | None = None) 
     return np.asarray(scales, dtype=np.float64)
 
 
+#: Channel labels of the gaze streams this project makes (simulator, gaze CSV files); x, y in
+#: degrees of visual angle, pupils in the tracker's unit, valid 1/0.
+GAZE_CHANNELS: tuple[str, ...] = ("x", "y", "pupil_1", "pupil_2", "valid")
+
 #: Accepted gaze channel labels (lower case) per column of the gaze buffer.
 GAZE_ALIASES: dict[str, tuple[str, ...]] = {
     "x_deg": ("x", "x_deg", "gaze_x", "gazex", "screenx", "x_degrees"),

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cmt_live.channels import eeg_scales
+from cmt_live.channels import GAZE_CHANNELS, eeg_scales
 from cmt_live.io.xdf import XdfStream, read_xdf
 
 EEG_EXTENSIONS = (".fif", ".fif.gz", ".edf", ".bdf", ".cnt", ".vhdr", ".set")
 GAZE_COLUMNS = ("timestamp", "x", "y", "pupil_1", "pupil_2")
-GAZE_CHANNELS = ("x", "y", "pupil_1", "pupil_2", "valid")
 
 
 def _suffix(path: Path) -> str:

@@ -143,10 +143,8 @@ def ensure_demo_model(*, rebuild: bool = False, progress: bool = True) -> Path:
     """The cached demo model, built first if missing (or if ``rebuild``)."""
     path = demo_model_path()
     if rebuild or not path.is_file():
-        print(
-            f"cmt-live: training the demo model on simulated subjects (once; cached as {path}) ...",
-            file=sys.stderr,
-            flush=True,
+        logger.warning(
+            "training the demo model on simulated subjects (once; cached as %s) ...", path
         )
         build_demo_model(path, progress=progress)
     return path

@@ -1,6 +1,6 @@
 """Simulated eye tracking: fixations, saccades, pupils, blinks, track losses and dropouts.
 
-Gaze (~``gaze_rate`` Hz, timestamps jittered by ~1 ms), columns :data:`GAZE_CHANNELS`:
+Gaze (~``gaze_rate`` Hz, timestamps jittered by ~1 ms), columns :data:`cmt_live.channels.GAZE_CHANNELS`:
 
 - x, y in degrees of visual angle from screen centre (+x right, +y up), a sequence of
   fixations (gamma-distributed durations, 200-600 ms typical, with slow drift and tremor)
@@ -40,7 +40,6 @@ from .randomness import (
 )
 from .schedule import Timeline
 
-GAZE_CHANNELS = ("x", "y", "pupil_1", "pupil_2", "valid")
 GAZE_UNITS = ("degrees", "degrees", "mm", "mm", "")
 
 # Gaze parameters per class (index 5 = rest, like Neutral).

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cmt_live._logging import logger
+from cmt_live.channels import GAZE_CHANNELS
 from features.constants import SEEDV_CHANNELS
 from features.seedv import CLASS_NAMES, SEEDV_LABELS
 
-from .gaze import GAZE_CHANNELS, GAZE_UNITS
+from .gaze import GAZE_UNITS
 from .scalp import N_CHANNELS
 from .schedule import seedv_schedule
 from .session import SessionSimulator
