@@ -16,7 +16,6 @@ import os
 import sys
 import tempfile
 import time
-from argparse import Namespace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -38,15 +37,12 @@ def main(argv=None) -> int:
     from cmt_live.driver import Driver
     from cmt_live.io.readers import read_recording
     from cmt_live.io.recording_source import RecordingSource
-    from cmt_live.sim.streams import record_session
+    from cmt_live.sim.streams import SimSessionSettings, record_session
     from models import export_untrained, load_runtime
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        rec = record_session(Namespace(
-            subject=101, seed=0, session=1, sfreq=200.0, gaze_rate=120.0, prefix="",
-            trial_scale=1.0, rest=False, trial_s=None, duration=args.minutes * 60,
-            out=tmp / "s.xdf"))  # fmt: skip
+        rec = record_session(SimSessionSettings(subject=101), tmp / "s.xdf", args.minutes * 60)
         model = args.model or export_untrained(
             tmp / "m.pt", preset="default", context_len=args.context_len
         )

@@ -1,21 +1,17 @@
 """Recorded sessions -> SEED-V-layout training data (cmt-dataset) -> loadable by cmt-train."""
 
-from argparse import Namespace
-
 import numpy as np
 import pytest
 
 from cmt_live.cli.dataset import main as dataset_main
 from cmt_live.io.to_seedv import session_trials, trial_segments
-from cmt_live.sim.streams import record_session
+from cmt_live.sim.streams import SimSessionSettings, record_session
 from models.seedv import load_seedv
 
 
 def _record(tmp_path, subject, session, trial_s=12.0, duration=60.0):
-    return record_session(Namespace(
-        subject=subject, seed=0, session=session, sfreq=200.0, gaze_rate=120.0, prefix="",
-        trial_scale=1.0, rest=False, trial_s=trial_s, duration=duration,
-        out=tmp_path / f"s{subject}_{session}.xdf"))  # fmt: skip
+    settings = SimSessionSettings(subject=subject, session=session, trial_s=trial_s)
+    return record_session(settings, tmp_path / f"s{subject}_{session}.xdf", duration)
 
 
 def test_trial_segments_follow_emotion_markers():

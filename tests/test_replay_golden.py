@@ -8,7 +8,6 @@ channel alike, and that the result equals the all-microvolt original.
 
 import threading
 import uuid
-from argparse import Namespace
 from dataclasses import replace
 
 import numpy as np
@@ -21,7 +20,7 @@ from cmt_live.io.recording_source import RecordingSource
 from cmt_live.io.xdf import write_xdf
 from cmt_live.lsl.player import Player, PlayerSettings
 from cmt_live.lsl.source import LslSource, StreamSelection
-from cmt_live.sim.streams import record_session
+from cmt_live.sim.streams import SimSessionSettings, record_session
 from cmt_live.sinks import Sink
 from models import load_runtime
 
@@ -102,11 +101,8 @@ def lsl_replay(model, path, n_frames):
 def replays(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("golden")
     prefix = f"G{uuid.uuid4().hex[:6]}-"
-    args = Namespace(
-        subject=101, seed=3, session=1, sfreq=200.0, gaze_rate=120.0, prefix=prefix,
-        trial_scale=1.0, rest=False, trial_s=10.0, duration=DURATION_S, out=tmp / "s.xdf",
-    )  # fmt: skip
-    original = record_session(args)
+    settings = SimSessionSettings(subject=101, seed=3, prefix=prefix, trial_s=10.0)
+    original = record_session(settings, tmp / "s.xdf", DURATION_S)
     mixed = mixed_units(original, tmp / "mixed.xdf")
     model = make_model_file(tmp / "m.pt", context_len=4)
     fast = fast_replay(model, mixed)

@@ -143,12 +143,12 @@ def _dataset(args) -> int:
 
 
 def _record(args) -> int:
-    from cmt_live.sim.streams import record_session
+    from cmt_live.sim.streams import SimSessionSettings, record_session
 
     if not args.duration > 0:
         return _err(f"--duration {args.duration} must be > 0 seconds.")
     try:
-        path = record_session(args)
+        path = record_session(SimSessionSettings.from_namespace(args), args.out, args.duration)
     except ValueError as err:
         return _err(str(err))
     print(f"cmt-sim: wrote {args.duration:g} s of subject {args.subject} to {path}")

@@ -1,6 +1,7 @@
 """Simulated eye tracking: fixations, saccades, pupils, blinks, track losses and dropouts.
 
-Gaze (~``gaze_rate`` Hz, timestamps jittered by ~1 ms), columns :data:`cmt_live.channels.GAZE_CHANNELS`:
+Gaze (~``gaze_rate`` Hz, timestamps jittered by ~1 ms), columns
+:data:`cmt_live.channels.GAZE_CHANNELS`:
 
 - x, y in degrees of visual angle from screen centre (+x right, +y up), a sequence of
   fixations (gamma-distributed durations, 200-600 ms typical, with slow drift and tremor)

@@ -119,15 +119,16 @@ def _marker(label: int | None) -> str:
     return REST_MARKER if label is None else CLASS_NAMES[label]
 
 
-def record_session(args) -> Path:
-    """Simulate ``args.duration`` seconds straight into an XDF file (no LSL needed).
+def record_session(settings: SimSessionSettings, out: str | Path, duration_s: float) -> Path:
+    """Simulate ``duration_s`` seconds straight into an XDF file (no LSL needed).
 
     Parameters
     ----------
-    args : object
-        The :class:`SimSessionSettings` fields as attributes (extra ones ignored), plus
-        ``out`` (path of the .xdf) and ``duration`` (simulated seconds, > 0): the
-        ``argparse.Namespace`` of ``cmt-sim record``, or any namespace with those names.
+    settings : SimSessionSettings
+    out : str | Path
+        The .xdf file to write.
+    duration_s : float
+        Simulated seconds, > 0.
 
     Returns
     -------
@@ -141,13 +142,12 @@ def record_session(args) -> Path:
     """
     from cmt_live.io.xdf import write_xdf
 
-    if not args.duration or args.duration <= 0:
-        raise ValueError(f"duration={args.duration!r} is invalid; it must be > 0 s.")
-    settings = SimSessionSettings.from_namespace(args)
+    if not duration_s > 0:
+        raise ValueError(f"duration_s={duration_s!r} is invalid; it must be > 0 s.")
     sim = settings.simulator()
-    n = math.floor(args.duration * settings.sfreq + 1e-9)
-    ts, gx, gy, p1, p2, valid = sim.gaze_until(args.duration)
-    marks = sim.segment_starts(0.0, args.duration)
+    n = math.floor(duration_s * settings.sfreq + 1e-9)
+    ts, gx, gy, p1, p2, valid = sim.gaze_until(duration_s)
+    marks = sim.segment_starts(0.0, duration_s)
     eeg, gaze, markers = settings.headers()
     streams = [
         replace(eeg, timestamps=np.arange(n) / settings.sfreq,
@@ -157,7 +157,7 @@ def record_session(args) -> Path:
         replace(markers, timestamps=np.array([t for t, _ in marks], dtype=np.float64),
                 data=[[_marker(lab)] for _, lab in marks]),
     ]  # fmt: skip
-    return write_xdf(args.out, streams)
+    return write_xdf(out, streams)
 
 
 def stream_session(
