@@ -18,13 +18,7 @@ from models.seedv import write_seedv
 from models.train import eager_predictor
 from models.train import run as train_run
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -10,13 +10,7 @@ import torch
 from models import CrossModalTransformer, ModelConfig
 from models.layers import grad_reverse
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(variant="default", seed=0, **kw) -> CrossModalTransformer:

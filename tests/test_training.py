@@ -26,13 +26,7 @@ from models.train import (
 )
 from models.train import run as train_run
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_trials(n_subjects=4, n_windows=(3, 8), seed=0, signal=1.0, keys=45):
