@@ -144,14 +144,25 @@ def _ranges(values: Sequence[int]) -> str:
     return ", ".join(out)
 
 
-def _declares_partial(root: Path) -> bool:
-    meta = root / SPEC_FILE
-    if not meta.is_file():
-        return False
+def read_spec_file(root: str | Path) -> dict | None:
+    """The metadata this project writes beside a dataset it made (:data:`SPEC_FILE`: the
+    feature spec, ``"partial"``, how it was made), or None for SEED-V's own release.
+
+    Raises
+    ------
+    ValueError
+        The file is not a JSON object (with the fix).
+    """
+    path = Path(root) / SPEC_FILE
+    if not path.is_file():
+        return None
     try:
-        return bool(json.loads(meta.read_text()).get("partial", False))
-    except (json.JSONDecodeError, AttributeError):
-        return False
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); regenerate the dataset.") from err
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} holds no JSON object; regenerate the dataset.")
+    return meta
 
 
 def load_seedv(
@@ -231,7 +242,7 @@ def load_seedv(
                 )
 
     if complete is None:
-        complete = not _declares_partial(root)
+        complete = not (read_spec_file(root) or {}).get("partial", False)
     trials: list[Trial] = []
     issues: list[str] = []
     for s in wanted:

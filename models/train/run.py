@@ -9,7 +9,6 @@ accuracy on a new subject is the LOSO estimate; its validation score is not a te
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from ..contract import ModelContract
 from ..device import resolve_device
 from ..export import export_torchscript
 from ..report import write_report
+from ..seedv import read_spec_file
 from ..version import __version__
 from .config import TrainConfig
 from .folds import deployment_split, loso_folds
@@ -63,13 +63,10 @@ def load_feature_spec(data_root: str | Path):
     ValueError
         ``cmt_sim.json`` is not valid JSON or holds no feature spec.
     """
-    path = Path(data_root) / SPEC_FILE
-    if path.is_file():
-        try:
-            meta = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON ({err}); regenerate the dataset.") from err
-        spec_dict = meta.get("feature_spec", meta) if isinstance(meta, dict) else None
+    meta = read_spec_file(data_root)
+    if meta is not None:
+        path = Path(data_root) / SPEC_FILE
+        spec_dict = meta.get("feature_spec", meta)
         if not isinstance(spec_dict, dict):
             raise ValueError(f"{path} holds no feature_spec object; regenerate the dataset.")
         known = set(FeatureSpec.__dataclass_fields__)
