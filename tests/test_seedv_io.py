@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from features.seedv import EEG_DIR, EYE_DIR, SEEDV_LABELS, seedv_trial_windows
+from features.seedv import EEG_DIR, EYE_DIR, SEEDV_LABELS, SPEC_FILE, seedv_trial_windows
 from models.safe_pickle import UnsafePickleError, safe_loads
 from models.seedv import Trial, load_seedv, write_seedv
 
@@ -107,6 +107,16 @@ def test_missing_dirs_subjects_and_files(tmp_path, root):
     (path / EYE_DIR / "1_123.npz").unlink()
     (path / EYE_DIR).rmdir()
     with pytest.raises(FileNotFoundError, match="has no Eye_movement_features/"):
+        load_seedv(path)
+
+
+def test_corrupt_spec_file_is_refused_not_ignored(root):
+    path, _ = root
+    (path / SPEC_FILE).write_text("{oops")
+    with pytest.raises(ValueError, match=r"cmt_sim.json is not valid JSON .*regenerate"):
+        load_seedv(path)
+    (path / SPEC_FILE).write_text("[1, 2]")
+    with pytest.raises(ValueError, match="holds no JSON object"):
         load_seedv(path)
 
 
