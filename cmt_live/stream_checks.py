@@ -321,3 +321,67 @@ class Dejitterer:
             out[i] = self._t0 + self._n * period + self._sr / self._sw
             self._n += 1
         return out
+
+
+class BacklogFilter:
+    """Drop a fresh inlet's start-up backlog: samples stamped before it opened (pure).
+
+    An outlet may hand a new inlet what it buffered before the connection; those samples are
+    older than the session and would open it with a burst of stale data. Until the first
+    sample stamped at or after ``t_open - tolerance_s`` arrives, or until ``max_wait_s`` after
+    :meth:`restart` (caller's clock), older samples are dropped and counted; after that the
+    filter is off for good.
+
+    Parameters
+    ----------
+    t_open : float
+        When the inlet opened, LSL seconds.
+    tolerance_s : float
+        Samples stamped up to this long before ``t_open`` are kept, seconds.
+    max_wait_s : float
+        The filter turns itself off this long after :meth:`restart`, seconds.
+    name : str
+        Stream name, for the log.
+    """
+
+    def __init__(
+        self,
+        t_open: float,
+        *,
+        tolerance_s: float = 0.5,
+        max_wait_s: float = 2.0,
+        name: str = "",
+    ):
+        self.name = name
+        self.t_open = float(t_open)
+        self.tolerance_s = float(tolerance_s)
+        self.max_wait_s = float(max_wait_s)
+        self.n_dropped = 0
+        self._until: float | None = self.t_open + self.max_wait_s
+
+    @property
+    def active(self) -> bool:
+        return self._until is not None
+
+    def restart(self, now: float) -> None:
+        """The reader starts at ``now``: the ``max_wait_s`` deadline counts from here."""
+        if self._until is not None:
+            self._until = float(now) + self.max_wait_s
+
+    def filter(
+        self, data: np.ndarray, timestamps: np.ndarray, now: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(data (n_kept, n_channels), timestamps (n_kept,))`` without the backlog."""
+        if self._until is None:
+            return data, timestamps
+        keep = timestamps >= self.t_open - self.tolerance_s
+        if not keep.all():
+            self.n_dropped += int(np.count_nonzero(~keep))
+            data, timestamps = data[keep], timestamps[keep]
+        if keep.any() or now > self._until:
+            if self.n_dropped:
+                logger.info(
+                    "stream %r: dropped %d start-up backlog samples.", self.name, self.n_dropped
+                )
+            self._until = None
+        return data, timestamps

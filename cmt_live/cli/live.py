@@ -159,8 +159,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     """
     from cmt_live._logging import logger
     from cmt_live.driver import Driver
-    from cmt_live.lsl.inlet import StreamResolutionError
     from cmt_live.lsl.outlet import LslOutletSink
+    from cmt_live.lsl.resolve import StreamResolutionError
     from cmt_live.lsl.source import LslSource, StreamSelection
     from cmt_live.settings import ContractError
     from cmt_live.sinks import SessionLog

@@ -119,15 +119,16 @@ class LslSource:
 
         Raises
         ------
-        cmt_live.lsl.inlet.StreamResolutionError
+        cmt_live.lsl.resolve.StreamResolutionError
             A stream is missing or ambiguous.
         ContractError
             The channels do not match the model's, or the marker stream is required and absent.
         """
         import pylsl
 
-        from cmt_live.lsl.inlet import StreamInput, resolve_stream
+        from cmt_live.lsl.inlet import StreamInput
         from cmt_live.lsl.markers import MarkerInput
+        from cmt_live.lsl.resolve import predicate, resolve_stream
 
         sel = self.selection
         self._clock = pylsl.local_clock
@@ -158,7 +159,7 @@ class LslSource:
                 self._gaze_idx = match_gaze_channels(self.gaze.ch_names)
             if sel.markers:
                 found = pylsl.resolve_bypred(
-                    f"name='{sel.markers}'", 1, max(sel.marker_timeout_s, 0.01)
+                    predicate(sel.markers, None, None, None), 1, max(sel.marker_timeout_s, 0.01)
                 )
                 if found:
                     self.markers = MarkerInput(found[0])

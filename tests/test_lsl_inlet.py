@@ -8,7 +8,8 @@ import pytest
 from lsl_sources import start_source, stop_source
 
 from cmt_live.channels import match_channels
-from cmt_live.lsl.inlet import StreamInput, StreamResolutionError, resolve_stream
+from cmt_live.lsl.inlet import StreamInput
+from cmt_live.lsl.resolve import StreamResolutionError, resolve_stream
 from features.constants import SEEDV_CHANNELS
 
 pytestmark = pytest.mark.lsl
@@ -145,6 +146,44 @@ def test_outage_stale_then_recovered_with_same_source_id(sources):
         kinds = [k for k, _, _ in s.pop_events()]
         assert "stale" in kinds and "connected" in kinds and "gap" in kinds
         assert s.n_recoveries == 1
+    finally:
+        assert s.close(timeout_s=2.0)
+
+
+def test_stream_back_at_another_rate_is_refused_then_the_right_one_accepted(sources):
+    # Same name, type and source_id, so liblsl's own recovery (which leaves the rate out of
+    # its query) moves the inlet to the new outlet; the data it queues must never be fed.
+    name, sid = f"EEG-{_uid()}", _uid()
+    proc, _ = sources("--name", name, "--source-id", sid, "--counter", "--unit", "V")
+    s = StreamInput(resolve_stream(name, timeout=5), kind="eeg")
+    events = []
+
+    def saw(kind):
+        events.extend(s.pop_events())
+        return any(k == kind for k, _, _ in events)
+
+    try:
+        assert _wait(lambda: s.buffer.n_total > 100, 5)
+        stop_source(proc)
+        assert _wait(lambda: s.status != "connected", 2)
+        args = ("--name", name, "--source-id", sid, "--counter", "--unit", "V")
+        wrong, _ = sources(*args, "--sfreq", "100", "--start-index", "100000")
+        assert _wait(lambda: saw("refused"), 15)
+        (msg,) = [m for k, m, _ in events if k == "refused"]
+        assert "a nominal rate of 100 Hz instead of 200 Hz" in msg
+        assert "restart cmt-live with a model and stream that match" in msg
+        # Let the reader go round several more re-resolutions: still nothing fed.
+        n = s.recovery.n_resolves
+        assert _wait(lambda: s.recovery.n_resolves >= n + 3, 10)
+        assert s.status != "connected" and s.buffer.latest(1)[0][0, 0] < 100000
+        assert [k for k, _, _ in events].count("refused") == 1
+        # The right stream back: accepted on a fresh inlet, the refusal was not for good.
+        stop_source(wrong)
+        sources(*args, "--start-index", "200000")
+        assert _wait(lambda: s.status == "connected" and s.buffer.latest(1)[0][0, 0] >= 2e5, 15)
+        d, _ = s.buffer.latest(10**5)
+        assert not ((d[:, 0] >= 100000) & (d[:, 0] < 200000)).any()
+        assert s.sfreq == 200.0
     finally:
         assert s.close(timeout_s=2.0)
 
