@@ -137,10 +137,6 @@ class Driver:
         self._thread.start()
         return self._thread
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def stop(self, timeout_s: float = 3.0) -> None:
         """Ask the loop to stop and wait for its thread (if any)."""
         self._stop.set()

@@ -100,8 +100,6 @@ class Pipeline:
         )
         self.n_predictions = 0
         self.n_windows = 0
-        self.n_no_context = 0
-        self.last_prediction: Prediction | None = None
         self.last_frame: FeatureFrame | None = None
         self._t_last_end: float | None = None  # end of the newest window cut
 
@@ -192,7 +190,6 @@ class Pipeline:
         self.context.push(frame)
         ctx = self.context.context(frame.t_end)
         if ctx.n_valid == 0:
-            self.n_no_context += 1
             self.emit_event(
                 Flag.NO_VALID_CONTEXT,
                 "no usable window (flags: " + (",".join(sorted(frame.flags)) or "none") + ")",
@@ -254,7 +251,6 @@ class Pipeline:
             n_context=ctx.n_valid,
         )
         self.n_predictions += 1
-        self.last_prediction = pred
         for s in self.sinks:
             s.on_prediction(pred)
         return pred
