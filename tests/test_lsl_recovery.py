@@ -48,6 +48,20 @@ def _resolve_times(steps):
     return [t for t, step in steps if step.reresolve]
 
 
+def test_silence_before_the_first_sample_is_stale_but_holds_nothing():
+    m = RecoveryMachine(S, t=0.0, recoverable=True)
+    m.begin(1.0)  # a late start() is not an outage
+    assert m.tick(1.25, queued=False) == Step(rec.CONNECTED)
+    step = m.tick(1.5, queued=True)
+    assert step.status == rec.STALE and [e[0] for e in step.events] == ["stale"]
+    # The first samples are fed at once, not held for a check of who sent them.
+    assert not m.needs_check and not step.reresolve
+    assert m.data(1.625).events == (("connected", "samples flow again after 0.62 s", 1.625),)
+    # After data have flowed, the same silence holds queued data until identified.
+    m.tick(2.125, queued=True)
+    assert m.needs_check
+
+
 def test_stale_after_stale_after_s_without_data_once():
     m = _machine(recoverable=True)
     steps = FakeClock(T0).tick_until(m, T0 + 1.5)
