@@ -100,7 +100,6 @@ class Pipeline:
         )
         self.n_predictions = 0
         self.n_windows = 0
-        self.last_frame: FeatureFrame | None = None
         self._t_last_end: float | None = None  # end of the newest window cut
 
     # --- sinks -------------------------------------------------------------------------------
@@ -126,14 +125,14 @@ class Pipeline:
         if batch.eeg_ts.size:
             self.eeg.push(batch.eeg, batch.eeg_ts)
         if batch.gaze_ts.size:
-            self.push_gaze(batch.gaze, batch.gaze_ts)
+            self._push_gaze(batch.gaze, batch.gaze_ts)
         for t, label in batch.markers:
             for s in self.sinks:
                 s.on_marker(t, label)
         for kind, message, t in batch.events:
             self.emit_event(kind, message, t)
 
-    def push_gaze(self, data: np.ndarray, timestamps: np.ndarray) -> None:
+    def _push_gaze(self, data: np.ndarray, timestamps: np.ndarray) -> None:
         """Gaze samples ``(n, 5)``: ``x_deg, y_deg, pupil_1, pupil_2, valid``, with stamps."""
         if self.gaze_buffer is None:
             raise ValueError("These settings have has_gaze=False; no gaze expected.")
@@ -184,7 +183,6 @@ class Pipeline:
         t0 = time.perf_counter()
         self.n_windows += 1
         frame = self.featurizer.transform(window)
-        self.last_frame = frame
         for s in self.sinks:
             s.on_features(frame)
         self.context.push(frame)
@@ -199,24 +197,19 @@ class Pipeline:
         return frame, ctx, (time.perf_counter() - t0) * 1e3
 
     def predict(self, prepared: Sequence[Prepared]) -> list[Prediction]:
-        """Run the model on prepared windows (one call: a single window goes through
-        ``runtime.predict``, several through ``runtime.predict_batch``) and send each
-        prediction to the sinks. ``compute_ms`` is the window's feature time plus its share
-        of the model call."""
+        """Run the model once on prepared windows and send each prediction to the sinks.
+        ``compute_ms`` is the window's feature time plus its share of the model call."""
         if not prepared:
             return []
         t0 = time.perf_counter()
-        if len(prepared) == 1:
-            c = prepared[0][1]
-            p, g = self.runtime.predict(c.eeg, c.eye, c.eeg_mask, c.eye_mask)
-            probs, gates = [p], [g]
-        else:
-            length = self.settings.context_len
-            fitted = [
-                fit_to_context(c.eeg[None], c.eye[None], c.eeg_mask[None], c.eye_mask[None], length)
-                for _, c, _ in prepared
-            ]
-            probs, gates = self.runtime.predict_batch(*(np.concatenate(p) for p in zip(*fitted)))
+        # Contexts start at their oldest usable window, so lengths differ: each is cut or
+        # padded to the model's length (as the runtime does for one) before they stack.
+        length = self.settings.context_len
+        fitted = [
+            fit_to_context(c.eeg[None], c.eye[None], c.eeg_mask[None], c.eye_mask[None], length)
+            for _, c, _ in prepared
+        ]
+        probs, gates = self.runtime.predict_batch(*(np.concatenate(a) for a in zip(*fitted)))
         ms = (time.perf_counter() - t0) * 1e3 / len(prepared)
         return [
             self._finish(f, c, p, g, feature_ms + ms)

@@ -167,11 +167,12 @@ def test_nan_burst_is_flagged_and_recovers(runtime):
 
 
 def test_1000hz_eeg_is_resampled_to_the_model_rate(runtime):
-    pipe = make(runtime, eeg_sfreq=1000.0, has_gaze=False)
+    rec = Recorder()
+    pipe = make(runtime, [rec], eeg_sfreq=1000.0, has_gaze=False)
     eeg, ets = fake_eeg(12, sfreq=1000.0)
     preds = drive(pipe, eeg, ets)
     assert len(preds) >= 7
-    frame = pipe.last_frame
+    frame = rec.frames[-1]
     # Known answer survives resampling: 10 Hz lands in alpha.
     assert int(np.argmax(frame.eeg.reshape(5, 62).mean(axis=1))) == 2
     # Window ends are on the input clock, shifted by the resampler's group delay.
@@ -205,7 +206,7 @@ def test_contract_mismatches_are_refused_with_the_fix(runtime):
         make(runtime).process(Batch(eeg=np.zeros((5, 4)), eeg_ts=np.arange(5.0)))
 
 
-def test_settings_are_checked_once_and_frozen(runtime):
+def test_settings_are_frozen_and_derive_the_window_grid(runtime):
     s = Settings.from_contract(runtime.contract, step_s=0.5, eeg_sfreq=1000.0)
     assert s.windows.n_step == round(0.5 * s.spec.sfreq) and s.eeg_sfreq == 1000.0
     with pytest.raises(AttributeError):

@@ -76,6 +76,7 @@ def lsl_replay(model, path, n_frames):
     streams = read_recording(path)
     eeg, gaze = streams[0], streams[1]
     sink = Collector()
+    driver = None
     player = Player(streams, PlayerSettings(wait_consumers_s=10.0)).start()
     source = LslSource(
         StreamSelection(
@@ -92,7 +93,9 @@ def lsl_replay(model, path, n_frames):
         with sink.grew:
             sink.grew.wait_for(lambda: len(sink.frames) >= n_frames, timeout=5)
     finally:
-        driver.close()
+        if driver is not None:
+            driver.close()
+        source.close()
         player.stop()
     return sink
 

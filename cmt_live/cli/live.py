@@ -249,12 +249,11 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             log.write_info(
                 "accuracy", {**log.truth.summary(), "n_predictions": driver.pipeline.n_predictions}
             )
+        # The log and the outlet join the pipeline only once the driver exists.
         if driver is not None:
             driver.close()
         else:
             source.close()
-            if log is not None:
-                log.close()
         if extra_stop is not None:
             extra_stop()
 

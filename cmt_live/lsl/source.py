@@ -9,7 +9,7 @@ turns what they received into :class:`~cmt_live.source.Batch` records for the dr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -179,8 +179,9 @@ class LslSource:
             self.close()
             raise
         if self.gaze is None:
+            # On the LSL clock, like every event read() collects (it maps them all at once).
             self._first_events.append(
-                (Flag.EYE_MISSING, "no eye stream given: EEG-only predictions", self.now())
+                (Flag.EYE_MISSING, "no eye stream given: EEG-only predictions", self._clock())
             )
         self.info = SourceInfo(
             eeg=self.eeg.meta,
@@ -198,34 +199,44 @@ class LslSource:
     # --- the Source protocol -----------------------------------------------------------------
     def read(self) -> Batch:
         """Everything received since the last call, on the pipeline's clock."""
-        scale = self.to_model_time
-        eeg, ets = self.eeg.read_new()
-        gaze = self.gaze
-        g, gts = gaze.read_new() if gaze is not None else (np.zeros((0, 5)), np.zeros(0))
-        markers = self.markers.pull() if self.markers is not None else []
+        eeg, gaze = self.eeg, self.gaze
+        data, ts = eeg.read_new()
         events, self._first_events = self._first_events, []
-        for inp in (self.eeg, gaze):
-            if inp is not None:
-                events += [
-                    (kind, f"[{inp.name}] {message}", float(scale(t)))
-                    for kind, message, t in inp.pop_events()
-                ]
-        return Batch(
-            eeg=eeg[:, self._eeg_idx],
-            eeg_ts=scale(ets),
-            gaze=g[:, self._gaze_idx] if gaze is not None else g,
-            gaze_ts=scale(gts),
-            markers=[(float(scale(t)), label) for t, label in markers],
-            events=events,
-            eeg_stale=self.eeg.status != "connected",
-            eye_stale=gaze is not None and gaze.status != "connected",
-            eeg_gaps=self._gaps(self.eeg),
-            gaze_gaps=self._gaps(gaze) if gaze is not None else (),
-            timestamp_faults=[float(scale(t)) for t in self.eeg.timestamp_faults],
+        parts = dict(
+            eeg=data[:, self._eeg_idx],
+            eeg_ts=ts,
+            markers=self.markers.pull() if self.markers is not None else [],
+            eeg_stale=eeg.status != "connected",
+            eeg_gaps=eeg.gaps,
+            timestamp_faults=eeg.timestamp_faults,
         )
+        if gaze is not None:
+            g, gts = gaze.read_new()
+            parts.update(
+                gaze=g[:, self._gaze_idx],
+                gaze_ts=gts,
+                eye_stale=gaze.status != "connected",
+                gaze_gaps=gaze.gaps,
+            )
+        for inp in (eeg, gaze):
+            if inp is not None:
+                events += [(k, f"[{inp.name}] {m}", t) for k, m, t in inp.pop_events()]
+        batch = Batch(events=events, **parts)
+        return batch if self.selection.time_scale == 1.0 else self._stretched(batch)
 
-    def _gaps(self, inp) -> list[tuple[float, float]]:
-        return [(float(self.to_model_time(a)), float(self.to_model_time(b))) for a, b in inp.gaps]
+    def _stretched(self, b: Batch) -> Batch:
+        """``b`` with every LSL time mapped to the pipeline's (scaled sources only)."""
+        t = self.to_model_time
+        return replace(
+            b,
+            eeg_ts=t(b.eeg_ts),
+            gaze_ts=t(b.gaze_ts),
+            markers=[(float(t(x)), label) for x, label in b.markers],
+            events=[(k, m, float(t(x))) for k, m, x in b.events],
+            eeg_gaps=[(float(t(x)), float(t(y))) for x, y in b.eeg_gaps],
+            gaze_gaps=[(float(t(x)), float(t(y))) for x, y in b.gaze_gaps],
+            timestamp_faults=[float(t(x)) for x in b.timestamp_faults],
+        )
 
     def health(self) -> list[StreamHealth]:
         return [inp.health() for inp in (self.eeg, self.gaze) if inp is not None]
