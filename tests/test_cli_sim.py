@@ -22,7 +22,6 @@ from features.seedv import CLASS_NAMES
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
-    pytest.importorskip("features.eye", reason="features/eye.py (helper EYE) has not landed")
     out = tmp_path_factory.mktemp("sim")
     rc = main(
         ["dataset", "--out", str(out), "--subjects", "3", "--trial-scale", "0.05", "--no-progress"]
@@ -120,12 +119,12 @@ def test_stream_publishes_eeg_gaze_markers_and_stops_on_sigterm():
         assert full["EEG"].channel_count() == 62 and full["EEG"].nominal_srate() == 200.0
         assert full["EEG"].source_id() == "cmt-sim-eeg-3-9"
         assert _desc_channels(full["EEG"]) == [(c, "microvolts") for c in SEEDV_CHANNELS]
-        assert [c for c, _ in _desc_channels(full["Gaze"])] == [
-            "x",
-            "y",
-            "pupil_1",
-            "pupil_2",
-            "valid",
+        assert _desc_channels(full["Gaze"]) == [
+            ("x", "degrees"),
+            ("y", "degrees"),
+            ("pupil_1", "mm"),
+            ("pupil_2", "mm"),
+            ("valid", ""),
         ]
         assert full["Markers"].channel_format() == pylsl.cf_string
         for inlet in inlets.values():

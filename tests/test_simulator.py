@@ -176,3 +176,34 @@ def test_positions_left_right():
     pos = channel_positions()
     assert pos[CH["F3"], 0] < 0 < pos[CH["F4"], 0]
     assert pos[CH["FPZ"], 1] > pos[CH["CZ"], 1] > pos[CH["OZ"], 1]
+
+
+def test_output_is_pinned_to_known_values():
+    # Values the simulator gave before it was split into modules (commit aeef6b7): renumbering
+    # an RNG purpose, reordering a key or changing a draw changes every dataset built since.
+    s = SessionSimulator(1, 0)
+    eeg = s.eeg(400)
+    np.testing.assert_allclose(
+        eeg[[0, 30, 61], [0, 199, 399]],
+        [-2.0389531185839008e-05, -4.8045714153802242e-05, -1.8372960984138449e-05],
+        rtol=1e-12,
+    )
+    ts, x, _, pupil_1, _, _ = s.gaze_until(2.0)
+    assert len(ts) == 240
+    np.testing.assert_allclose(
+        np.asarray(ts)[[0, 100]], [4.657759600706355e-04, 0.8339652601935449], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        np.asarray(x)[[0, 100]], [0.0165192329135853, -10.763158968276919], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        np.asarray(pupil_1)[[0, 100]], [4.551696757652378, 4.777864100109284], rtol=1e-12
+    )
+    assert s.segment_starts(0.0, 200.0)[:3] == [(0.0, 4), (72.0, 1), (168.0, 3)]
+
+
+def test_fixed_length_trials_check_the_session_too():
+    from cmt_live.sim.streams import SimSessionSettings
+
+    with pytest.raises(ValueError, match="sessions 1, 2 and 3"):
+        SimSessionSettings(session=0, trial_s=5.0).simulator()

@@ -100,7 +100,12 @@ def simulate_subject(
             buf = np.concatenate(out_chunks, axis=1)
             eeg = buf[:, m0 - out_first : m1 - out_first]
             de = de_features(
-                eeg, spec.sfreq, window_s=spec.window_s, method=spec.de_method, order=spec.order
+                eeg,
+                spec.sfreq,
+                window_s=spec.window_s,
+                method=spec.de_method,
+                order=spec.order,
+                bands=spec.bands,
             )
             eye = _eye_trial(sim, float(t0), n_win, spec.window_s)
             if spec.smoothing == "lds":

@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 from cmt_live._logging import logger
+from cmt_live.sim.streams import STREAM_TYPES
 
 #: What the demo model is trained on (and how); part of the cache key.
 DEMO_SETTINGS: dict = {
@@ -176,18 +177,8 @@ class SimulatorProcess:
             *map(str, extra_args),
         ]
         self.proc: subprocess.Popen | None = None
-
-    @property
-    def eeg(self) -> str:
-        return self.prefix + "EEG"
-
-    @property
-    def gaze(self) -> str:
-        return self.prefix + "Gaze"
-
-    @property
-    def markers(self) -> str:
-        return self.prefix + "Markers"
+        #: The stream names the simulator will publish.
+        self.eeg, self.gaze, self.markers = (self.prefix + t for t in STREAM_TYPES)
 
     def start(self) -> SimulatorProcess:
         # The child inherits LSLAPICFG (loopback unless the user chose a config).

@@ -22,7 +22,7 @@ import numpy as np
 from cmt_live._logging import logger
 from cmt_live.channels import GAZE_CHANNELS
 from features.constants import SEEDV_CHANNELS
-from features.seedv import CLASS_NAMES, SEEDV_LABELS
+from features.seedv import CLASS_NAMES, SEEDV_LABELS, check_session
 
 from .gaze import GAZE_UNITS
 from .scalp import N_CHANNELS
@@ -31,6 +31,9 @@ from .session import SessionSimulator
 
 if TYPE_CHECKING:
     from cmt_live.io.xdf import XdfStream
+
+#: The simulated streams' types, in order; each stream is named ``prefix + type``.
+STREAM_TYPES = ("EEG", "Gaze", "Markers")
 
 #: Marker sent at the start of a rest segment.
 REST_MARKER = "Rest"
@@ -82,6 +85,7 @@ class SimSessionSettings:
     def simulator(self) -> SessionSimulator:
         """A fresh :class:`SessionSimulator` of these settings (time 0 = session start)."""
         if self.trial_s is not None:
+            check_session(self.session)
             schedule = [(lab, self.trial_s) for lab in SEEDV_LABELS[self.session - 1]]
         else:
             schedule = seedv_schedule(self.session, self.trial_scale, rest=self.rest)
@@ -105,12 +109,13 @@ class SimSessionSettings:
         from cmt_live.io.xdf import XdfStream
 
         ident, p, none = f"{self.subject}-{self.seed}", self.prefix, np.empty(0)
+        eeg, gaze, markers = STREAM_TYPES
         return (
-            XdfStream(p + "EEG", "EEG", f"cmt-sim-eeg-{ident}", self.sfreq, "float32",
+            XdfStream(p + eeg, eeg, f"cmt-sim-eeg-{ident}", self.sfreq, "float32",
                       list(SEEDV_CHANNELS), none, none, ["microvolts"] * N_CHANNELS),
-            XdfStream(p + "Gaze", "Gaze", f"cmt-sim-gaze-{ident}", self.gaze_rate, "float32",
+            XdfStream(p + gaze, gaze, f"cmt-sim-gaze-{ident}", self.gaze_rate, "float32",
                       list(GAZE_CHANNELS), none, none, list(GAZE_UNITS)),
-            XdfStream(p + "Markers", "Markers", f"cmt-sim-markers-{ident}", 0.0, "string",
+            XdfStream(p + markers, markers, f"cmt-sim-markers-{ident}", 0.0, "string",
                       ["label"], none, []),
         )  # fmt: skip
 
@@ -205,11 +210,12 @@ def stream_session(
         "seed": settings.seed,
         "session": settings.session,
     }
-    eeg_out, gaze_out, marker_out = (make_outlet(h, desc=extra) for h in settings.headers())
+    headers = settings.headers()
+    eeg_out, gaze_out, marker_out = (make_outlet(h, desc=extra) for h in headers)
     sfreq = settings.sfreq
     logger.info(
         "simulator streaming %s, %s, %s (subject %s, seed %s, session %s) at %gx",
-        *(h.name for h in settings.headers()),
+        *(h.name for h in headers),
         settings.subject,
         settings.seed,
         settings.session,
