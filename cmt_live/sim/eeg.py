@@ -119,10 +119,7 @@ class EegSimulator:
         self._spectra()
         self._blocks: dict[int, np.ndarray] = {}
         self._seconds: dict[int, np.ndarray] = {}
-        p = profile
         self._muscle = EventProcess(keyed_rng(*key, MUSCLE), self._draw_muscle, 4, 1.5)
-        self._effects = p.effects + 0.0
-        self._line = (p.line_uv, p.line_phase)
         self._blink_w = np.exp(-(0.95 - POSITIONS[:, 1]) / 0.18) * (
             1 - 0.3 * np.abs(POSITIONS[:, 0])
         )
@@ -156,7 +153,6 @@ class EegSimulator:
         for b, (_, lo, hi) in enumerate(BANDS):
             w[b] = _soft_box(f, lo, hi, 1.0)
         self._band_w = w
-        self._sensor_uv = 1.0
         n = np.arange(self._block_len)
         self._window = np.sin(np.pi * (n + 0.5) / self._block_len)
 
@@ -182,12 +178,12 @@ class EegSimulator:
         gains = (
             p.log_gain
             + self._session_gain
-            + self._effects[lab] * intensity
+            + p.effects[lab] * intensity
             + self._trial_offset(g)
             + drift[None, :]
         )
         amp = self._base * np.exp(gains @ self._band_w)
-        r = keyed_rng(*self._key, EEG_BLOCK, k & 0xFFFFFFFF)
+        r = keyed_rng(*self._key, EEG_BLOCK, k)
         z = r.standard_normal((2, N_CHANNELS, self._freqs.size))
         src = np.fft.irfft(amp * (z[0] + 1j * z[1]) / np.sqrt(2), n=self._block_len, axis=1)
         blk = (p.mixing @ src) * self._window
@@ -204,8 +200,8 @@ class EegSimulator:
         h = self._hop
         x = self._block(j)[:, h:] + self._block(j + 1)[:, :h]
         x = x * self.profile.channel_gain[:, None]
-        r = keyed_rng(*self._key, SENSOR, j & 0xFFFFFFFF)
-        x += self._sensor_uv * r.standard_normal(x.shape)
+        r = keyed_rng(*self._key, SENSOR, j)
+        x += r.standard_normal(x.shape)  # 1 µV sensor noise
         t = (j * h + np.arange(h)) / self.sfreq
         x += self._artefacts(t)
         if len(self._seconds) > 4:
@@ -219,7 +215,7 @@ class EegSimulator:
         t0, t1 = float(t[0]), float(t[-1]) + 1.0 / self.sfreq
         out = np.zeros((N_CHANNELS, t.size))
         # Line noise: continuous phase across seconds.
-        amp, phase = self._line
+        amp, phase = p.line_uv, p.line_phase
         out += amp[:, None] * np.sin(2 * np.pi * 50.0 * t[None, :] + phase[:, None])
         # Blinks: positive bump, frontal.
         for start, dur, size in self._eyes.blinks.overlapping(t0 - 0.1, t1):
@@ -239,7 +235,7 @@ class EegSimulator:
             n0 = math.ceil(start * self.sfreq)
             n_ev = max(int(dur * self.sfreq), 2)
             ev_idx = round(start * 1e4)
-            r = keyed_rng(*self._key, MUSCLE_WAVE, ev_idx & 0xFFFFFFFF)
+            r = keyed_rng(*self._key, MUSCLE_WAVE, ev_idx)
             wave = np.diff(r.standard_normal(n_ev + 1)) * np.hanning(n_ev)
             s = np.round(t * self.sfreq).astype(np.int64) - n0
             m = (s >= 0) & (s < n_ev)

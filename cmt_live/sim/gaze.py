@@ -169,7 +169,7 @@ class EyeSimulator:
         i0, i1 = math.ceil(b * self.gaze_rate), math.ceil((b + 1) * self.gaze_rate)
         t = np.arange(i0, i1) / self.gaze_rate
         n = t.size
-        r = keyed_rng(*self._key, GAZE_BLOCK, b & 0xFFFFFFFF)
+        r = keyed_rng(*self._key, GAZE_BLOCK, b)
         jitter = np.clip(r.normal(0.0, 0.001, n), -0.003, 0.003)
         x, y = self.position(t)
         x = x + r.normal(0.0, 0.02, n)  # tremor / measurement noise

@@ -11,10 +11,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from features.seedv import N_CLASSES, SEEDV_LABELS, SEEDV_TRIAL_TIMES, check_session
+from features.seedv import (
+    CLASS_NAMES,
+    N_CLASSES,
+    SEEDV_LABELS,
+    SEEDV_TRIAL_TIMES,
+    WINDOW_S,
+    check_session,
+)
 
 #: Shortest simulated trial, s: two 4-s windows, so every trial keeps a sequence.
-MIN_TRIAL_S = 8.0
+MIN_TRIAL_S = 2 * WINDOW_S
 #: Row of rest in the per-class tables (after the classes 0..4).
 REST = N_CLASSES
 
@@ -66,10 +73,12 @@ def _check_schedule(schedule: Sequence) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(
                 f"schedule[{i}] = {item!r}; expected (label 0..4 or None, duration_s)."
             ) from None
-        if label is not None and (not isinstance(label, (int, np.integer)) or not 0 <= label < 5):
+        if label is not None and (
+            not isinstance(label, (int, np.integer)) or not 0 <= label < N_CLASSES
+        ):
             raise ValueError(
-                f"schedule[{i}] has label {label!r}; use 0..4 (Disgust, Fear, Sad, Neutral, "
-                "Happy) or None for rest."
+                f"schedule[{i}] has label {label!r}; use 0..{N_CLASSES - 1} "
+                f"({', '.join(CLASS_NAMES)}) or None for rest."
             )
         if not (isinstance(dur, (int, float, np.floating, np.integer)) and dur > 0):
             raise ValueError(f"schedule[{i}] has duration {dur!r}; durations must be > 0 s.")
