@@ -238,7 +238,6 @@ def eeg_scales(name: str, declared: Sequence[str], override: str | None = None) 
         if s is None:
             raise ValueError("unit override must not be empty; e.g. unit='uV'.")
         return np.full(n, s)
-    scales = []
     try:
         scales = [parse_unit(u) for u in declared]
     except ValueError as e:

@@ -24,7 +24,8 @@ from cmt_live.channels import GAZE_CHANNELS, eeg_scales
 from cmt_live.io.xdf import XdfStream, read_xdf
 
 EEG_EXTENSIONS = (".fif", ".fif.gz", ".edf", ".bdf", ".cnt", ".vhdr", ".set")
-GAZE_COLUMNS = ("timestamp", "x", "y", "pupil_1", "pupil_2")
+#: Required columns of a gaze CSV (``valid`` is optional).
+GAZE_COLUMNS = ("timestamp", *GAZE_CHANNELS[:4])
 
 
 def _suffix(path: Path) -> str:
