@@ -15,7 +15,6 @@ small records below for the calls that carry loose arguments: :class:`HealthSnap
 
 from __future__ import annotations
 
-import logging
 import queue
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,8 +23,6 @@ import numpy as np
 
 from cmt_live.records import FeatureFrame, Prediction, StreamHealth
 from cmt_live.sinks import Sink
-
-logger = logging.getLogger("cmt_live")
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,6 @@ class QtSink(Sink):
         self._queue: queue.SimpleQueue[Record] = queue.SimpleQueue()
         self._n_eeg = n_eeg_features
         self._detached = False
-        self.closed = False
 
     # -- producer side (worker threads) ---------------------------------------------------
     def _put(self, record: Record) -> None:
@@ -168,7 +164,6 @@ class QtSink(Sink):
 
     def close(self) -> None:
         """The pipeline finished; the window keeps showing what it has."""
-        self.closed = True
         self._put(PipelineClosed())
 
     # -- consumer side (GUI thread) -------------------------------------------------------

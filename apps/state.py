@@ -3,9 +3,10 @@
 :class:`MonitorState` ingests the records :meth:`apps.sink.QtSink.drain` returns and keeps
 everything the panels show: the latest prediction (and its headline text), ring-buffered
 histories of predictions, per-window pupil means and raw pupil samples, the streams' health
-rows and gaps, the events list, the ground-truth markers. Times are session seconds: LSL
-seconds minus the first timestamp seen. It records *what* changed (:class:`Changed`); the
-window decides *when* to redraw. Numpy only, so ``tests/test_gui.py`` drives it without Qt.
+rows and gaps, and the events and ground-truth markers not yet drawn. Times are session
+seconds: LSL seconds minus the first timestamp seen. It records *what* changed
+(:class:`Changed`); the window decides *when* to redraw. Numpy only, so
+``tests/test_monitor_state.py`` drives it without Qt.
 """
 
 from __future__ import annotations
@@ -41,22 +42,15 @@ class Changed(enum.Flag):
     HEADLINE = enum.auto()
     HEALTH = enum.auto()
     GAPS = enum.auto()
-    FEATURES = enum.auto()  # scalp maps
-    PUPIL = enum.auto()  # per-window pupil means
+    FEATURES = enum.auto()  # scalp maps and per-window pupil means
     RAW_PUPIL = enum.auto()
     MARKERS = enum.auto()
-    EVENTS = enum.auto()
     FINISHED = enum.auto()
 
 
 #: Parts drawn in the time plots and scalp maps (the window throttles these hardest).
 PLOT_PARTS = (
-    Changed.PREDICTIONS
-    | Changed.MARKERS
-    | Changed.FEATURES
-    | Changed.PUPIL
-    | Changed.RAW_PUPIL
-    | Changed.GAPS
+    Changed.PREDICTIONS | Changed.MARKERS | Changed.FEATURES | Changed.RAW_PUPIL | Changed.GAPS
 )
 #: Text read by people: the headline and the health table.
 TEXT_PARTS = Changed.HEADLINE | Changed.HEALTH
@@ -87,9 +81,9 @@ class MonitorState:
     max_gaze_rate_hz : float
         Sizes the raw-pupil ring buffer.
     max_events : int
-        Event lines kept.
+        Event lines kept until the window takes them (:meth:`take_new_events`).
     max_markers : int
-        Ground-truth markers kept.
+        Ground-truth markers kept until the window takes them (:meth:`take_new_markers`).
     gaze_break_s : float
         A pause longer than this between valid gaze samples breaks the raw-pupil line instead
         of bridging it (outages, long blinks).
@@ -127,11 +121,8 @@ class MonitorState:
         self.t_last = 0.0  # newest session time seen
         self.latest_prediction: Prediction | None = None
         self.latest_frame: FeatureFrame | None = None
-        self.latest_frame_t = float("nan")  # its window end, session seconds
         self.health_rows: dict[str, StreamHealth] = {}  # newest per stream, in order seen
         self.gaps: list[tuple[str, float, float]] = []  # (stream, start, end), session seconds
-        self.events: deque[str] = deque(maxlen=int(max_events))
-        self.markers: deque[tuple[float, str]] = deque(maxlen=int(max_markers))
         self.n_predictions = 0
         self.finished = False
         self._new_events: deque[str] = deque(maxlen=int(max_events))
@@ -192,8 +183,7 @@ class MonitorState:
         else:
             self.pupil_means.push(t, (np.nan, np.nan))  # a break in the line, not a fake value
         self.latest_frame = frame
-        self.latest_frame_t = t
-        self._changed |= Changed.FEATURES | Changed.PUPIL
+        self._changed |= Changed.FEATURES
 
     def add_health(self, snapshot: HealthSnapshot) -> None:
         for h in snapshot.streams:
@@ -208,15 +198,10 @@ class MonitorState:
         self._changed |= Changed.HEALTH | Changed.GAPS
 
     def add_event(self, event: StreamEvent) -> None:
-        line = f"{self.rel(event.t):8.1f} s  [{event.kind}] {event.message}"
-        self.events.append(line)
-        self._new_events.append(line)
-        self._changed |= Changed.EVENTS
+        self._new_events.append(f"{self.rel(event.t):8.1f} s  [{event.kind}] {event.message}")
 
     def add_marker(self, marker: Marker) -> None:
-        item = (self.rel(marker.t), marker.label)
-        self.markers.append(item)
-        self._new_markers.append(item)
+        self._new_markers.append((self.rel(marker.t), marker.label))
         self._changed |= Changed.MARKERS
 
     def add_gaze(self, chunk: GazeChunk) -> None:
@@ -244,7 +229,7 @@ class MonitorState:
         self.raw_pupil.push_many(t, pupil[:, None])
         self._changed |= Changed.RAW_PUPIL
 
-    def mark_closed(self, _record: PipelineClosed | None = None) -> None:
+    def mark_closed(self, _record: PipelineClosed) -> None:
         self.finished = True
         self._changed |= Changed.FINISHED
 

@@ -86,23 +86,22 @@ class MonitorWindow(QtWidgets.QMainWindow):
         title: str = "cmt-live monitor",
     ) -> None:
         super().__init__()
-        if not history_s > 0:
-            raise ValueError(f"history_s must be > 0 seconds; got {history_s}.")
-        if not 1.0 <= refresh_hz <= 60.0:
-            raise ValueError(
-                f"refresh_hz must be within 1-60 Hz (20-30 advised); got {refresh_hz}."
-            )
-        if not max_plot_fps > 0:
-            raise ValueError(f"max_plot_fps must be > 0 redraws per second; got {max_plot_fps}.")
         self.class_names = tuple(class_names)
         self.ch_names = tuple(ch_names)
-        self.max_plot_fps = float(max_plot_fps)
+        # MonitorState checks history_s and the buffer rates (named errors), so first.
         self.state = MonitorState(
             self.class_names,
             history_s=history_s,
             max_prediction_rate_hz=max_prediction_rate_hz,
             max_gaze_rate_hz=max_gaze_rate_hz,
         )
+        if not 1.0 <= refresh_hz <= 60.0:
+            raise ValueError(
+                f"refresh_hz must be within 1-60 Hz (20-30 advised); got {refresh_hz}."
+            )
+        if not max_plot_fps > 0:
+            raise ValueError(f"max_plot_fps must be > 0 redraws per second; got {max_plot_fps}.")
+        self.max_plot_fps = float(max_plot_fps)
         self.sink = QtSink(n_eeg_features=len(self.ch_names) * len(BANDS))
         self.n_frames_drawn = 0
         self._paused = False
@@ -181,10 +180,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
     def on_timer(self) -> None:
         """Drain the sink into the state; show events and run state; redraw unless paused."""
         self.state.ingest(self.sink.drain(max_items=MAX_RECORDS_PER_TICK))
-        now = self.state.take_changes(Changed.EVENTS | Changed.FINISHED)
-        if Changed.EVENTS in now:
-            self.events.append_lines(self.state.take_new_events())
-        if Changed.FINISHED in now:
+        self.events.append_lines(self.state.take_new_events())
+        if Changed.FINISHED in self.state.take_changes(Changed.FINISHED):
             self.headline.show_run_state(paused=self._paused, finished=True)
         if not self._paused:
             self.refresh()
@@ -220,8 +217,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def _draw_text(self, parts: Changed) -> None:
         state = self.state
-        headline = state.headline()
-        if Changed.HEADLINE in parts and headline is not None:
+        if Changed.HEADLINE in parts and (headline := state.headline()) is not None:
             self.headline.show_headline(headline)
         if Changed.HEALTH in parts and state.health_rows:
             self.health_table.update_health(state.health_rows.values())
@@ -240,8 +236,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
                 self.gates_panel.add_gap(stream, t0, t1)
         if Changed.FEATURES in parts and state.latest_frame is not None:
             frame = state.latest_frame
-            self.topo_panel.set_frame(frame.eeg, frame.eeg_valid, state.latest_frame_t)
-        if Changed.PUPIL in parts and len(state.pupil_means):
+            self.topo_panel.set_frame(frame.eeg, frame.eeg_valid, state.rel(frame.t_end))
             self.pupil_panel.set_features(*state.pupil_view())
         if Changed.RAW_PUPIL in parts and len(state.raw_pupil):
             self.pupil_panel.set_raw(*state.raw_pupil_view())

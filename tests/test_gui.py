@@ -1,5 +1,7 @@
-"""The Qt monitor: its Qt-free sink and state, then the window offscreen (conftest sets
-QT_QPA_PLATFORM) and run_monitor."""
+"""The Qt monitor's window, offscreen (conftest sets QT_QPA_PLATFORM), and run_monitor.
+
+The Qt-free parts (sink, state, history buffer, scalp-map maths) are in test_monitor_state.py.
+"""
 
 from __future__ import annotations
 
@@ -86,6 +88,12 @@ def test_stale_stream_shows(window, qtbot):
     qtbot.waitUntil(lambda: window.health_table.status_of("Gaze")[0] == "stale", timeout=2000)
     assert window.health_table.status_of("Gaze")[1] == STATUS_COLORS["stale"].lower()
     qtbot.waitUntil(lambda: window.gates_panel.n_gaps == 1, timeout=2000)  # gap on the time axis
+    # Session seconds from the first snapshot (t=10.0): the gap 10.0-12.5 s spans 0-2.5.
+    assert window.gates_panel.gap_regions == [(0.0, 2.5)]
+    # An open gap grows in place: same start, so the same band, not a second one.
+    sink.on_health([StreamHealth("Gaze", "stale", 120.0, 0.0, gaps=((10.0, 14.0),), t=14.0)])
+    qtbot.waitUntil(lambda: window.gates_panel.gap_regions == [(0.0, 4.0)], timeout=2000)
+    assert window.gates_panel.n_gaps == 1
 
 
 def test_missing_modality_is_shaded_and_markers_drawn(window, qtbot):
@@ -96,6 +104,8 @@ def test_missing_modality_is_shaded_and_markers_drawn(window, qtbot):
         sink.on_prediction(_pred(100.0 + i, 2, flags=flags))
     qtbot.waitUntil(lambda: window.state.n_predictions == 6, timeout=2000)
     qtbot.waitUntil(lambda: window.truth.n_markers == 1, timeout=2000)
+    # The marker at session time 0 starts its strip, which grows to the newest time (5 s).
+    qtbot.waitUntil(lambda: window.truth.strip_regions == [(0.0, 5.0)], timeout=2000)
     # Predictions at session times 0..5; those at 2 and 3 lack gaze -> shaded from 1 to 3.
     qtbot.waitUntil(lambda: window.gates_panel.eye_missing.runs == [(1.0, 3.0)], timeout=2000)
     assert window.gates_panel.eeg_missing.runs == []
@@ -103,6 +113,9 @@ def test_missing_modality_is_shaded_and_markers_drawn(window, qtbot):
     sink.on_prediction(_pred(106.0, 2, flags=(Flag.EEG_STALE,)))
     qtbot.waitUntil(lambda: "eeg_stale" in window.headline.label_flags.text(), timeout=2000)
     qtbot.waitUntil(lambda: window.gates_panel.eeg_missing.runs == [(5.0, 6.0)], timeout=2000)
+    # A new marker ends the previous strip at its time and starts the newest one there.
+    sink.on_marker(104.0, "Neutral")
+    qtbot.waitUntil(lambda: window.truth.strip_regions == [(0.0, 4.0), (4.0, 6.0)], timeout=2000)
 
 
 def test_features_draw_topomaps_and_pupil(window, qtbot):
@@ -146,6 +159,19 @@ def test_raw_pupil_trace_updates_from_on_gaze_as_the_pipeline_calls_it(window, q
     qtbot.waitUntil(lambda: len(raw.yData) == n1 + n2, timeout=3000)
     np.testing.assert_array_equal(raw.yData[:n1], first)
     assert raw.xData[-1] == pytest.approx(ts2[g2[:, 4] > 0][-1] - 700.0)  # newest valid sample
+
+
+def test_headline_shows_the_pipeline_stopped_after_sink_close(window, qtbot):
+    assert window.headline.label_state.text() == "● live"
+    window.sink.on_prediction(_pred(0.0, 1))
+    window.sink.close()  # what the live pipeline does when it ends
+    qtbot.waitUntil(lambda: window.state.finished, timeout=2000)
+    qtbot.waitUntil(
+        lambda: window.headline.label_state.text() == "■ pipeline stopped", timeout=2000
+    )
+    # What it had stays shown.
+    qtbot.waitUntil(lambda: window.headline.label_emotion.text() == "Fear", timeout=2000)
+    assert window.headline.label_state.text() == "■ pipeline stopped"
 
 
 def test_pause_keeps_collecting_but_freezes_the_view(window, qtbot):

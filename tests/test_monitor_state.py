@@ -12,7 +12,7 @@ import pytest
 from fake_records import prediction as _pred
 
 from apps.history import History
-from apps.sink import GazeChunk, HealthSnapshot, Marker, QtSink, StreamEvent
+from apps.sink import GazeChunk, Marker, QtSink
 from apps.state import PLOT_PARTS, Changed, MonitorState
 from apps.theme import CLASS_COLORS
 from apps.topomap import Topomap, channel_positions_2d, interpolation_matrix
@@ -160,12 +160,28 @@ def test_state_keeps_health_rows_gaps_events_markers_and_the_end():
     line = "     2.0 s  [stale] Gaze: no sample for 0.5 s"
     assert state.take_new_events() == [line]
     assert state.take_new_events() == []
-    assert list(state.events) == [line]
     assert state.take_new_markers() == [(0.0, "Sad")]
     assert not state.finished
     sink.close()
     state.ingest(sink.drain())
     assert state.finished and Changed.FINISHED in state.pending
+
+
+def test_state_pupil_means_take_the_pupil_columns_and_break_at_invalid_eye_windows():
+    sink, state = QtSink(), MonitorState(history_s=60)
+    eye = np.full(33, 9.0)
+    eye[:4] = [3.0, 9.0, 4.0, 9.0]  # pupil1_mean, pupil1_std, pupil2_mean, pupil2_std
+    for i, eye_valid in enumerate([True, False]):
+        frame = FeatureFrame(t_end=300.0 + i, eeg=np.zeros(310), eye=eye, eeg_valid=True,
+                             eye_valid=eye_valid)  # fmt: skip
+        sink.on_features(frame)
+    state.ingest(sink.drain())
+    t, pupils = state.pupil_view()
+    np.testing.assert_array_equal(t, [0.0, 1.0])  # session seconds from the first record
+    np.testing.assert_array_equal(pupils[0], [3.0, 4.0])  # the two means, not the stds
+    assert np.isnan(pupils[1]).all()  # invalid eye data: a break, not the window's numbers
+    assert state.latest_frame.t_end == 301.0
+    assert Changed.FEATURES in state.pending
 
 
 def test_state_raw_pupil_skips_invalid_samples_and_breaks_at_outages():
@@ -200,7 +216,6 @@ def test_state_refuses_what_the_sink_does_not_send():
         state.ingest([("prediction", None)])
     with pytest.raises(ValueError, match=r"history_s must be > 0 seconds; got -1"):
         MonitorState(history_s=-1)
-    assert isinstance(HealthSnapshot(()), HealthSnapshot) and StreamEvent("a", "b", 1.0).t == 1.0
 
 
 # -- topomap -----------------------------------------------------------------------------------

@@ -94,12 +94,12 @@ class GatesPanel:
         self.eeg_missing.set_runs(t, eeg_missing)
         self.eye_missing.set_runs(t, eye_missing)
 
-    def add_gap(self, stream: str, t0: float, t1: float) -> bool:
-        """Shade a stream gap ``[t0, t1]`` (session seconds); False if already shown."""
+    def add_gap(self, stream: str, t0: float, t1: float) -> None:
+        """Shade a stream gap ``[t0, t1]`` (session seconds), or update it if already shown."""
         key = (stream, round(t0, 3))
         if key in self._gaps:
             self._gaps[key].setRegion((t0, t1))  # an open gap may have grown
-            return False
+            return
         item = pg.LinearRegionItem(
             values=(t0, t1), movable=False, brush=brush(GAP_FILL, 70), pen=pg.mkPen(None)
         )
@@ -109,8 +109,12 @@ class GatesPanel:
         while len(self._gaps) > self.max_gaps:
             oldest = next(iter(self._gaps))
             self.plot.removeItem(self._gaps.pop(oldest))
-        return True
 
     @property
     def n_gaps(self) -> int:
         return len(self._gaps)
+
+    @property
+    def gap_regions(self) -> list[tuple[float, float]]:
+        """Shaded stream gaps ``(t0, t1)`` (session seconds), oldest first."""
+        return [tuple(item.getRegion()) for item in self._gaps.values()]

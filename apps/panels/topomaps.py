@@ -11,8 +11,7 @@ from apps._qt import QtCore, pg
 from apps.theme import FOREGROUND, HEAD_OUTLINE, MUTED
 from apps.topomap import Topomap
 from features.constants import BANDS
-
-ORDERS = ("band-major", "channel-major")
+from features.spec import ORDERS
 
 
 class TopomapPanel:
@@ -49,10 +48,9 @@ class TopomapPanel:
         self.n_bands = len(BANDS)
         self.topo = Topomap(tuple(ch_names), size_px=size_px)
         self.lut = pg.colormap.get("viridis").getLookupTable(nPts=256, alpha=True)
-        self.widget = widget
         self.images: list[pg.ImageItem] = []
         self.range_labels: list[pg.LabelItem] = []
-        self.title = widget.addLabel(
+        widget.addLabel(
             "DE per band, latest window  (viridis, own scale per band: low → high)",
             row=0,
             col=0,

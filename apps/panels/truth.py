@@ -17,7 +17,6 @@ from apps.theme import BACKGROUND, class_color
 @dataclass
 class _DrawnMarker:
     t: float
-    label: str
     line: pg.InfiniteLine
     strip: pg.LinearRegionItem
 
@@ -57,7 +56,7 @@ class TruthMarkers:
             prev.strip.setRegion((prev.t, t))
         self.plot.addItem(line)
         self.plot.addItem(strip)
-        self._markers.append(_DrawnMarker(t, label, line, strip))
+        self._markers.append(_DrawnMarker(t, line, strip))
         while len(self._markers) > self.max_markers:
             old = self._markers.popleft()
             self.plot.removeItem(old.line)
@@ -72,3 +71,8 @@ class TruthMarkers:
     @property
     def n_markers(self) -> int:
         return len(self._markers)
+
+    @property
+    def strip_regions(self) -> list[tuple[float, float]]:
+        """Colour strips ``(start, end)`` (session seconds), oldest first."""
+        return [tuple(m.strip.getRegion()) for m in self._markers]
