@@ -38,7 +38,7 @@ def __getattr__(name: str):
             raise
         raise ImportError(
             f"models.{name} needs torch, which cannot be imported here ({err}). Install it "
-            "(the Makefile pins torch==2.13.0); models.seedv reads SEED-V files without it."
+            "(the Makefile pins the version); models.seedv reads SEED-V files without it."
         ) from err
     value = getattr(module, name)
     globals()[name] = value  # later look-ups find it without calling __getattr__

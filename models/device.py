@@ -23,6 +23,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     ValueError
         An unknown or unsupported device, or CUDA asked for where none is available.
     """
+    invalid = f"device={device!r} is invalid; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
     if isinstance(device, torch.device):
         dev = device
     elif device == "auto":
@@ -31,11 +32,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         try:
             dev = torch.device(device)
         except (RuntimeError, TypeError) as err:
-            raise ValueError(
-                f"device={device!r} is invalid; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
-            ) from err
+            raise ValueError(invalid) from err
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r} is invalid; use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
+        raise ValueError(invalid)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was asked for but CUDA is not available here; use "

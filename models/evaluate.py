@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .train import DEFAULT_CONTEXT_LENGTHS, load_feature_spec, score_trials
+from .seedv import load_feature_spec
+from .train import DEFAULT_CONTEXT_LENGTHS, score_trials
 
 logger = logging.getLogger("cmt_live")
 

@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.constants import N_EEG_FEATURES as N_EEG
-from features.constants import N_EYE_FEATURES as N_EYE
+from features.constants import N_EEG_FEATURES, N_EYE_FEATURES
 from features.seedv import (
     CLASS_NAMES,
     EEG_DIR,
@@ -39,6 +38,7 @@ from features.seedv import (
     SPEC_FILE,
     check_session,
 )
+from features.spec import FeatureSpec
 
 from .seedv_file import read_feature_file, subjects_in
 
@@ -153,7 +153,11 @@ def read_spec_file(root: str | Path) -> dict | None:
     ValueError
         The file is not a JSON object (with the fix).
     """
-    path = Path(root) / SPEC_FILE
+    return _read_meta(Path(root) / SPEC_FILE)
+
+
+def _read_meta(path: Path) -> dict | None:
+    # read_spec_file's body, given the file's path (load_feature_spec names it in its errors).
     if not path.is_file():
         return None
     try:
@@ -163,6 +167,41 @@ def read_spec_file(root: str | Path) -> dict | None:
     if not isinstance(meta, dict):
         raise ValueError(f"{path} holds no JSON object; regenerate the dataset.")
     return meta
+
+
+def load_feature_spec(data_root: str | Path):
+    """The FeatureSpec of a data directory, and where it came from.
+
+    ``cmt_sim.json`` beside the data (written by ``cmt-sim dataset``) holds the spec the
+    simulator computed features with. Without it the directory is taken to be SEED-V's release,
+    whose DE features are LDS-smoothed (``FeatureSpec(smoothing="lds")``; SEEDV.md §6): a model
+    trained on them expects smoothed features live too.
+
+    Parameters
+    ----------
+    data_root : str | Path
+        A SEED-V-layout feature directory.
+
+    Returns
+    -------
+    spec : features.spec.FeatureSpec
+    source : str
+        The file read, or why the release's spec was assumed.
+
+    Raises
+    ------
+    ValueError
+        ``cmt_sim.json`` is not valid JSON or holds no feature spec.
+    """
+    path = Path(data_root) / SPEC_FILE
+    meta = _read_meta(path)
+    if meta is not None:
+        spec_dict = meta.get("feature_spec", meta)
+        if not isinstance(spec_dict, dict):
+            raise ValueError(f"{path} holds no feature_spec object; regenerate the dataset.")
+        known = set(FeatureSpec.__dataclass_fields__)
+        return FeatureSpec.from_dict({k: v for k, v in spec_dict.items() if k in known}), str(path)
+    return FeatureSpec(smoothing="lds"), "assumed: SEED-V released features (LDS-smoothed DE)"
 
 
 def load_seedv(
@@ -246,8 +285,12 @@ def load_seedv(
     trials: list[Trial] = []
     issues: list[str] = []
     for s in wanted:
-        eeg, eeg_lab, eeg_issues = read_feature_file(dirs["EEG"] / f"{s}_123.npz", N_EEG, complete)
-        eye, eye_lab, eye_issues = read_feature_file(dirs["eye"] / f"{s}_123.npz", N_EYE, complete)
+        eeg, eeg_lab, eeg_issues = read_feature_file(
+            dirs["EEG"] / f"{s}_123.npz", N_EEG_FEATURES, complete
+        )
+        eye, eye_lab, eye_issues = read_feature_file(
+            dirs["eye"] / f"{s}_123.npz", N_EYE_FEATURES, complete
+        )
         issues += [f"subject {s}: {m}" for m in eeg_issues + eye_issues]
         if set(eeg) != set(eye):
             raise ValueError(
@@ -362,15 +405,15 @@ def write_seedv(
         check_session(t.session)
         if not 1 <= t.trial <= N_TRIALS_PER_SESSION:
             raise ValueError(f"Trial.trial={t.trial} is invalid; use 1..15.")
-        if t.eeg.ndim != 2 or t.eeg.shape[1] != N_EEG or t.eye.ndim != 2:
+        if t.eeg.ndim != 2 or t.eeg.shape[1] != N_EEG_FEATURES or t.eye.ndim != 2:
             raise ValueError(
                 f"subject {t.subject} key {t.key}: eeg {t.eeg.shape} / eye {t.eye.shape}; "
-                f"expected (n, {N_EEG}) and (n, {N_EYE})."
+                f"expected (n, {N_EEG_FEATURES}) and (n, {N_EYE_FEATURES})."
             )
-        if t.eye.shape[1] != N_EYE or t.eye.shape[0] != t.eeg.shape[0]:
+        if t.eye.shape[1] != N_EYE_FEATURES or t.eye.shape[0] != t.eeg.shape[0]:
             raise ValueError(
                 f"subject {t.subject} key {t.key}: eye {t.eye.shape} must be "
-                f"({t.eeg.shape[0]}, {N_EYE}) to match eeg {t.eeg.shape}."
+                f"({t.eeg.shape[0]}, {N_EYE_FEATURES}) to match eeg {t.eeg.shape}."
             )
         if not 0 <= int(t.label) < N_CLASSES:
             raise ValueError(f"subject {t.subject} key {t.key}: label {t.label} not in 0..4.")

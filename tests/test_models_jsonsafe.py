@@ -52,9 +52,42 @@ def test_known_answer():
     assert json.loads(text) == out
 
 
-def test_contract_provenance_and_run_files_use_it():
+def test_run_files_are_written_through_it(tmp_path):
     # One encoder: a value reads the same in a model file and in the run folder beside it.
-    from models import contract
-    from models.train import metrics, resume
+    from models.train.resume import atomic_write_json
 
-    assert contract.jsonable is metrics.jsonable is resume.jsonable is jsonable
+    atomic_write_json(tmp_path / "r.json", {"acc": np.float32("nan"), "s": (1, 2)})
+    text = (tmp_path / "r.json").read_text()
+    assert json.loads(text) == {"acc": None, "s": [1, 2]}
+    assert not (tmp_path / "r.json.tmp").exists()
+
+
+def test_metrics_are_built_through_it(tmp_path):
+    from features.spec import FeatureSpec
+    from models import ModelConfig
+    from models.seedv import SeedVData
+    from models.train import TrainConfig
+    from models.train.metrics import build_metrics
+
+    fold = {
+        "test": {"trial_acc": float("nan"), "confusion": [[1, 0], [0, 1]], "streaming_acc": {}},
+        "best_val_acc": 0.5,
+        "wall_s": 2.0,
+    }
+    out = build_metrics(
+        data=SeedVData(root=tmp_path, trials=[], fingerprint="f"),
+        cfg=TrainConfig(),
+        model_config=ModelConfig.preset("tiny"),
+        folds_total=1,
+        fold_results=[fold],
+        deployment=None,
+        device="cpu",
+        spec=FeatureSpec(),
+        spec_source="test",
+        wall_s=np.float32("nan"),
+    )
+    assert json.loads(json.dumps(out, allow_nan=False)) == out  # valid JSON, no NaN tokens
+    assert out["wall_s"] is None
+    assert out["folds"][0]["test"]["trial_acc"] is None
+    assert out["summary"]["trial_acc"] == {"mean": None, "std": None}
+    assert out["model_config"] == ModelConfig.preset("tiny").to_dict()

@@ -290,6 +290,9 @@ def test_load_feature_spec(tmp_path):
     (tmp_path / "cmt_sim.json").write_text("{oops")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_feature_spec(tmp_path)
+    (tmp_path / "cmt_sim.json").write_text(json.dumps({"feature_spec": [1]}))
+    with pytest.raises(ValueError, match=r"cmt_sim\.json holds no feature_spec object"):
+        load_feature_spec(tmp_path)
 
 
 # --------------------------------------------------------------------- training (real model)
@@ -399,6 +402,11 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
     assert (run / "fold_01_subject_01.json").read_bytes() == fold1
     assert again["folds"][0] == first["folds"][0]
     assert again["summary"]["complete"] and (run / "model.pt").is_file()
+    loso = again["deployment"]["expected_accuracy"]  # the summary's LOSO mean and std
+    assert loso == {
+        "trial_acc_mean": again["summary"]["trial_acc"]["mean"],
+        "trial_acc_std": again["summary"]["trial_acc"]["std"],
+    }
     for name in ("report.md", "metrics.json", "confusion_matrix.png", "per_subject.png"):
         assert (run / name).is_file()
     # a finished run resumes to nothing

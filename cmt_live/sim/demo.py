@@ -84,8 +84,8 @@ def build_demo_model(path: str | Path, settings: dict | None = None, *, progress
     path : Path
     """
     from models import ModelConfig
-    from models.seedv import load_seedv
-    from models.train import TrainConfig, export_model, load_feature_spec, train_model
+    from models.seedv import load_feature_spec, load_seedv
+    from models.train import TrainConfig, export_model, train_model
 
     from .dataset import build_dataset
 

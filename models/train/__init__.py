@@ -22,29 +22,16 @@ streaming accuracy), :mod:`~models.train.run` (a whole run: folds, deployment mo
 (``metrics.json``).
 """
 
-from .config import TRAIN_PRESETS, TrainConfig
-from .folds import Fold, auto_n_val, deployment_split, loso_folds
-from .loop import FoldTraining, dann_alpha, train_model, warmup_cosine
-from .metrics import build_metrics
-from .run import export_model, load_feature_spec, run_loso
-from .scoring import (
-    DEFAULT_CONTEXT_LENGTHS,
-    PredictFn,
-    causal_contexts,
-    eager_predictor,
-    predict_sequences,
-    score_trials,
-)
+from ..seedv import load_feature_spec
+from .config import DEFAULT_CONTEXT_LENGTHS, TrainConfig
+from .folds import deployment_split, loso_folds
+from .loop import dann_alpha, train_model, warmup_cosine
+from .run import export_model, run_loso
+from .scoring import causal_contexts, eager_predictor, score_trials
 
 __all__ = [
     "DEFAULT_CONTEXT_LENGTHS",
-    "TRAIN_PRESETS",
-    "Fold",
-    "FoldTraining",
-    "PredictFn",
     "TrainConfig",
-    "auto_n_val",
-    "build_metrics",
     "causal_contexts",
     "dann_alpha",
     "deployment_split",
@@ -52,7 +39,6 @@ __all__ = [
     "export_model",
     "load_feature_spec",
     "loso_folds",
-    "predict_sequences",
     "run_loso",
     "score_trials",
     "train_model",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .scoring import DEFAULT_CONTEXT_LENGTHS
+#: Streaming context lengths reported (windows); ``max_len`` is appended as L_max.
+DEFAULT_CONTEXT_LENGTHS: tuple[int, ...] = (1, 2, 4, 8, 16)
 
 #: Training presets; ``seed`` is the seed repository's published configuration.
 TRAIN_PRESETS: dict[str, dict] = {

@@ -3,8 +3,6 @@ the summed confusion matrix, and what the run was (data, settings, versions)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 
 from features.seedv import N_CLASSES
@@ -16,7 +14,8 @@ from ..version import __version__
 from .config import TrainConfig
 
 
-def _mean_std(values) -> dict:
+def mean_std(values) -> dict:
+    """``{"mean", "std"}`` of the values that are not None (both None if there are none)."""
     v = np.asarray([x for x in values if x is not None], dtype=float)
     if v.size == 0:
         return {"mean": None, "std": None}
@@ -72,12 +71,12 @@ def build_metrics(
         "n_folds_done": len(fold_results),
         "n_folds_total": folds_total,
         "complete": len(fold_results) == folds_total,
-        "trial_acc": _mean_std(t["trial_acc"] for t in tests),
-        "trial_acc_eeg_only": _mean_std(t.get("trial_acc_eeg_only") for t in tests),
-        "trial_acc_eye_only": _mean_std(t.get("trial_acc_eye_only") for t in tests),
-        "best_val_acc": _mean_std(r["best_val_acc"] for r in fold_results),
+        "trial_acc": mean_std(t["trial_acc"] for t in tests),
+        "trial_acc_eeg_only": mean_std(t.get("trial_acc_eeg_only") for t in tests),
+        "trial_acc_eye_only": mean_std(t.get("trial_acc_eye_only") for t in tests),
+        "best_val_acc": mean_std(r["best_val_acc"] for r in fold_results),
         "streaming_acc": {
-            str(L): _mean_std(t["streaming_acc"].get(str(L)) for t in tests) for L in lengths
+            str(L): mean_std(t["streaming_acc"].get(str(L)) for t in tests) for L in lengths
         },
         "confusion": conf.tolist(),
         "chance": 1.0 / n_classes,
@@ -97,7 +96,7 @@ def build_metrics(
             "feature_spec": spec.to_dict(),
             "feature_spec_source": spec_source,
             "train_config": cfg.to_dict(),
-            "model_config": asdict(model_config),
+            "model_config": model_config.to_dict(),
             "device": device,
             "summary": summary,
             "folds": fold_results,

@@ -6,7 +6,6 @@ and a folder never mixes models of different settings or data.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from ..config import ModelConfig
@@ -28,7 +27,7 @@ def run_identity(cfg: TrainConfig, model_config: ModelConfig, fingerprint: str) 
     return jsonable(
         {
             "train_config": cfg.to_dict(),
-            "model_config": asdict(model_config),
+            "model_config": model_config.to_dict(),
             "data_fingerprint": fingerprint,
         }
     )

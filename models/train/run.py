@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from features.seedv import CLASS_NAMES, SPEC_FILE
+from features.seedv import CLASS_NAMES
 from features.spec import FeatureSpec
 
 from ..config import ModelConfig
@@ -24,12 +24,12 @@ from ..contract import ModelContract
 from ..device import resolve_device
 from ..export import export_torchscript
 from ..report import write_report
-from ..seedv import read_spec_file
+from ..seedv import load_feature_spec
 from ..version import __version__
 from .config import TrainConfig
 from .folds import deployment_split, loso_folds
 from .loop import FoldTraining, train_model
-from .metrics import build_metrics
+from .metrics import build_metrics, mean_std
 from .resume import STATE_FILE, atomic_write_json, finished_result, load_state, run_identity
 from .scoring import eager_predictor, score_trials
 
@@ -37,41 +37,6 @@ logger = logging.getLogger("cmt_live")
 
 #: Name of the deployment model's result in ``state.json``.
 DEPLOYMENT = "deployment"
-
-
-def load_feature_spec(data_root: str | Path):
-    """The FeatureSpec of a data directory, and where it came from.
-
-    ``cmt_sim.json`` beside the data (written by ``cmt-sim dataset``) holds the spec the
-    simulator computed features with. Without it the directory is taken to be SEED-V's release,
-    whose DE features are LDS-smoothed (``FeatureSpec(smoothing="lds")``; SEEDV.md §6): a model
-    trained on them expects smoothed features live too.
-
-    Parameters
-    ----------
-    data_root : str | Path
-        A SEED-V-layout feature directory.
-
-    Returns
-    -------
-    spec : features.spec.FeatureSpec
-    source : str
-        The file read, or why the release's spec was assumed.
-
-    Raises
-    ------
-    ValueError
-        ``cmt_sim.json`` is not valid JSON or holds no feature spec.
-    """
-    meta = read_spec_file(data_root)
-    if meta is not None:
-        path = Path(data_root) / SPEC_FILE
-        spec_dict = meta.get("feature_spec", meta)
-        if not isinstance(spec_dict, dict):
-            raise ValueError(f"{path} holds no feature_spec object; regenerate the dataset.")
-        known = set(FeatureSpec.__dataclass_fields__)
-        return FeatureSpec.from_dict({k: v for k, v in spec_dict.items() if k in known}), str(path)
-    return FeatureSpec(smoothing="lds"), "assumed: SEED-V released features (LDS-smoothed DE)"
 
 
 def export_model(
@@ -336,8 +301,8 @@ def _train_deployment(
         progress=progress,
         desc=f"deployment ({epochs} epochs)",
     )
-    accs = [r["test"]["trial_acc"] for r in fold_results]
-    loso = {"trial_acc_mean": float(np.mean(accs)), "trial_acc_std": float(np.std(accs))}
+    acc = mean_std(r["test"]["trial_acc"] for r in fold_results)  # as metrics.json's summary
+    loso = {"trial_acc_mean": acc["mean"], "trial_acc_std": acc["std"]}
     res = {
         "name": DEPLOYMENT,
         "model_file": "model.pt",

@@ -16,9 +16,7 @@ from torch import nn
 from features.seedv import N_CLASSES
 
 from ..datasets import Normalizer, TrialLike, pad_sequences
-
-#: Streaming context lengths reported (windows); ``max_len`` is appended as L_max.
-DEFAULT_CONTEXT_LENGTHS: tuple[int, ...] = (1, 2, 4, 8, 16)
+from .config import DEFAULT_CONTEXT_LENGTHS
 
 #: ``predict(eeg (B,T,310), eye (B,T,33), eeg_mask (B,T), eye_mask (B,T)) -> probs (B,5)``.
 PredictFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
