@@ -112,17 +112,21 @@ def test_counter_through_inlet_and_ring_buffer_at_1000_hz(sources):
 
 
 def test_outage_stale_then_recovered_with_same_source_id(sources):
+    import pylsl
+
     name, sid = f"EEG-{_uid()}", _uid()
     proc, _ = sources("--name", name, "--source-id", sid, "--counter", "--unit", "V")
     s = StreamInput(resolve_stream(name, timeout=5), kind="eeg")
     try:
         assert _wait(lambda: s.buffer.n_total > 100, 5)
+        created0 = s.meta.created_at
         stop_source(proc)  # a crash
         t_kill = time.monotonic()
         assert _wait(lambda: s.status != "connected", 2)
         t_stale = time.monotonic() - t_kill
         assert s.status in ("stale", "recovering", "absent")
         t_last = s.newest_timestamp
+        lsl_restart = pylsl.local_clock()  # outlets stamp created_at on this same clock
         sources(
             "--name",
             name,
@@ -137,6 +141,8 @@ def test_outage_stale_then_recovered_with_same_source_id(sources):
         t_restart = time.monotonic()
         assert _wait(lambda: s.status == "connected" and s.newest_timestamp > t_last + 0.5, 10)
         t_recovery = time.monotonic() - t_restart
+        # The restarted outlet's identity was taken (adopted or opened fresh).
+        assert created0 < lsl_restart < s.meta.created_at
         print(f"stale after {t_stale:.2f} s; data back {t_recovery:.2f} s after the restart")
         assert t_stale < 1.0
         gaps = s.gaps
@@ -153,6 +159,8 @@ def test_outage_stale_then_recovered_with_same_source_id(sources):
 def test_stream_back_at_another_rate_is_refused_then_the_right_one_accepted(sources):
     # Same name, type and source_id, so liblsl's own recovery (which leaves the rate out of
     # its query) moves the inlet to the new outlet; the data it queues must never be fed.
+    import pylsl
+
     name, sid = f"EEG-{_uid()}", _uid()
     proc, _ = sources("--name", name, "--source-id", sid, "--counter", "--unit", "V")
     s = StreamInput(resolve_stream(name, timeout=5), kind="eeg")
@@ -164,6 +172,7 @@ def test_stream_back_at_another_rate_is_refused_then_the_right_one_accepted(sour
 
     try:
         assert _wait(lambda: s.buffer.n_total > 100, 5)
+        created0 = s.meta.created_at
         stop_source(proc)
         assert _wait(lambda: s.status != "connected", 2)
         args = ("--name", name, "--source-id", sid, "--counter", "--unit", "V")
@@ -177,13 +186,15 @@ def test_stream_back_at_another_rate_is_refused_then_the_right_one_accepted(sour
         assert _wait(lambda: s.recovery.n_resolves >= n + 3, 10)
         assert s.status != "connected" and s.buffer.latest(1)[0][0, 0] < 100000
         assert [k for k, _, _ in events].count("refused") == 1
+        assert s.meta.created_at == created0  # the refused outlet's identity was not taken
         # The right stream back: accepted on a fresh inlet, the refusal was not for good.
         stop_source(wrong)
+        lsl_right = pylsl.local_clock()  # outlets stamp created_at on this same clock
         sources(*args, "--start-index", "200000")
         assert _wait(lambda: s.status == "connected" and s.buffer.latest(1)[0][0, 0] >= 2e5, 15)
         d, _ = s.buffer.latest(10**5)
         assert not ((d[:, 0] >= 100000) & (d[:, 0] < 200000)).any()
-        assert s.sfreq == 200.0
+        assert s.meta.created_at > lsl_right  # the right outlet's identity, not the refused one's
     finally:
         assert s.close(timeout_s=2.0)
 

@@ -6,8 +6,9 @@ import threading
 import numpy as np
 import pytest
 
+from cmt_live.lsl.intake import Intake
 from cmt_live.ring_buffer import BufferOverflowError, RingBuffer
-from cmt_live.stream_checks import Dejitterer, TimestampChecker
+from cmt_live.stream_checks import BacklogFilter, Dejitterer, TimestampChecker
 
 
 def _counter(i0, n, sfreq=100.0):
@@ -163,3 +164,49 @@ def test_dejitterer_removes_jitter_and_restarts_at_gaps():
     assert err[500:2000].max() < 0.5e-3 and err[2500:].max() < 0.5e-3  # jitter was 2 ms
     assert np.all(np.diff(out) > 0)
     assert out[2000] - out[1999] > 1.4  # the gap stays a gap
+
+
+def test_backlog_filter_drops_old_samples_until_a_fresh_one_or_the_deadline():
+    f = BacklogFilter(10.0, tolerance_s=0.5)  # keeps stamps >= 9.5
+    d, t = f.filter(np.arange(3.0)[:, None], np.array([9.0, 9.4, 9.6]), now=10.1)
+    np.testing.assert_array_equal(t, [9.6])
+    np.testing.assert_array_equal(d, [[2.0]])
+    assert f.n_dropped == 2 and not f.active
+    # Off for good: later old stamps pass (the checks judge them from here on).
+    _, t = f.filter(np.zeros((1, 1)), np.array([9.0]), now=10.2)
+    np.testing.assert_array_equal(t, [9.0])
+    assert f.n_dropped == 2
+
+    # Only backlog: dropped until max_wait_s after restart(), then the filter turns off.
+    f = BacklogFilter(10.0, tolerance_s=0.5, max_wait_s=2.0)
+    f.restart(11.0)  # deadline 13.0
+    _, t = f.filter(np.zeros((2, 1)), np.array([9.0, 9.1]), now=12.5)
+    assert t.size == 0 and f.n_dropped == 2 and f.active
+    _, t = f.filter(np.zeros((1, 1)), np.array([9.2]), now=13.25)
+    assert t.size == 0 and f.n_dropped == 3 and not f.active
+
+
+def test_intake_keeps_dejittered_stamps_after_the_newest_buffered_one():
+    # Residuals climb (spacing just under the 30 ms gap), then fall: the smoothed stamps end
+    # ahead of the raw ones, and the next segment (after a gap) starts at a raw stamp before
+    # the newest buffered stamp. It must be moved after it, across pushes.
+    up = 100.0 + np.r_[0.0, np.cumsum(np.full(49, 0.029))]
+    ts1 = np.r_[up, up[-1] + np.cumsum(np.full(60, 0.001))]
+    intake = Intake(
+        name="e",
+        kind="eeg",
+        sfreq=100.0,
+        scale=np.ones(1),
+        buffer_s=10,
+        max_chunk=256,
+        t_open=100.0,
+    )
+    assert intake.push(np.zeros((ts1.size, 1)), ts1, now=ts1[-1])[0]
+    newest = intake.buffer.newest_timestamp
+    assert newest > ts1[-1] + 0.03
+    ts2 = ts1[-1] + 0.031 + np.arange(5) / 100.0  # a gap, then the next segment
+    fed, events = intake.push(np.ones((5, 1)), ts2, now=ts2[-1])
+    assert fed and [k for k, _, _ in events] == ["gap"]
+    d, ts = intake.buffer.latest(5)
+    np.testing.assert_array_equal(d, np.ones((5, 1)))
+    assert ts[0] > newest and np.all(np.diff(ts) >= 0)

@@ -2,10 +2,13 @@
 
 Call :func:`cmt_live.lsl.config.use_loopback_config` (or set ``LSLAPICFG``) before this module
 imports ``pylsl``; it is imported lazily, inside the functions. Finding the stream is
-:mod:`cmt_live.lsl.resolve` (:func:`resolve_stream` and :class:`StreamResolutionError` are
-re-exported here); the connection state is :mod:`cmt_live.lsl.recovery`.
+:mod:`cmt_live.lsl.resolve` (import :func:`~cmt_live.lsl.resolve.resolve_stream` and
+:class:`~cmt_live.lsl.resolve.StreamResolutionError` from there); the connection state is
+:mod:`cmt_live.lsl.recovery`.
 
 Typical use (the live loop)::
+
+    from cmt_live.lsl.resolve import resolve_stream
 
     info = resolve_stream("EEG", stype="EEG", source_id=args.eeg_source_id, timeout=5)
     eeg = StreamInput(info, kind="eeg", buffer_s=30)     # starts its reader thread
@@ -66,7 +69,7 @@ class StreamInput:
     Parameters
     ----------
     info : pylsl.StreamInfo
-        From :func:`resolve_stream`.
+        From :func:`cmt_live.lsl.resolve.resolve_stream`.
     kind : ``"eeg"`` | ``"gaze"``
         Chooses postprocessing, gap/staleness rules and unit handling (see module docstring).
     buffer_s : float
@@ -132,6 +135,8 @@ class StreamInput:
         start: bool = True,
     ):
         import pylsl
+        from pylsl.util import LostError
+        from pylsl.util import TimeoutError as LSLTimeoutError
 
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}; got {kind!r}.")
@@ -139,6 +144,9 @@ class StreamInput:
         self.kind = kind
         self.recover = bool(recover)
         self._pylsl = pylsl
+        # Imported once here, not at every pull of the reader's hot path.
+        self._lost_error = LostError
+        self._timeout_error = LSLTimeoutError
         # Clock sync only: liblsl's dejitter hides timestamp faults and smears gaps (see
         # stream_checks.Dejitterer); EEG stamps are smoothed after the checks instead. A
         # stream from this host is stamped on our own clock already: its offset is 0 and
@@ -182,7 +190,6 @@ class StreamInput:
         self.recovery = RecoveryMachine(
             settings, t=self._t_open, recoverable=self.recover and bool(self.meta.source_id)
         )
-        self._candidate = None  # the new outlet's info the last re-resolution found
         self._clock_offset_s = 0.0
         self._t_next_offset = 0.0
         self.n_clock_resets = 0
@@ -197,8 +204,6 @@ class StreamInput:
 
     # --- construction helpers ----------------------------------------------------------------
     def _open_inlet(self, info):
-        from pylsl.util import TimeoutError as LSLTimeoutError
-
         pylsl = self._pylsl
         inlet = pylsl.StreamInlet(
             info,
@@ -210,7 +215,7 @@ class StreamInput:
         try:
             full = inlet.info(timeout=self._open_timeout_s)
             inlet.open_stream(timeout=self._open_timeout_s)
-        except LSLTimeoutError as e:
+        except self._timeout_error as e:
             raise StreamResolutionError(
                 f"Stream {info.name()!r} was found but did not answer within "
                 f"{self._open_timeout_s:g} s ({e}); is the source still running?"
@@ -382,9 +387,6 @@ class StreamInput:
             logger.exception("stream %r: reader thread stopped", self.meta.name)
 
     def _pull_once(self) -> None:
-        from pylsl.util import LostError
-        from pylsl.util import TimeoutError as LSLTimeoutError
-
         pylsl = self._pylsl
         try:
             _, ts = self._inlet.pull_chunk(
@@ -394,7 +396,7 @@ class StreamInput:
                 min_samples=1,
                 as_numpy=True,
             )
-        except LostError:
+        except self._lost_error:
             # recover=False, or no source_id: liblsl gives up on this inlet. Never reopen it.
             now = pylsl.local_clock()
             self._drop_inlet()
@@ -418,28 +420,31 @@ class StreamInput:
             self._t_next_offset = now + 1.0
             try:
                 self._clock_offset_s = float(self._inlet.time_correction(timeout=0.0))
-            except (LSLTimeoutError, LostError):
+            except (self._timeout_error, self._lost_error):
                 pass  # no estimate yet / lost: the last known offset stays in health()
 
     # --- recovery: do what the state machine asks ------------------------------------------
-    def _apply(self, step: rec.Step, now: float) -> None:
+    def _apply(self, step: rec.Step, now: float, info=None) -> None:
+        """Queue ``step``'s events and do its action. ``info``: the new outlet the
+        re-resolution just found (OPEN and ADOPT follow only ``resolved()``, which passes it).
+        """
         for kind, message, t in step.events:
             self._event(kind, message, t, rec.EVENT_LEVELS.get(kind))
         if step.action == rec.RESOLVE:
-            outcome, detail, self._candidate = find_again(
+            outcome, detail, info = find_again(
                 self.meta, uid=self._uid, fmt=self.format, check=self.recovery.checking
             )
-            self._apply(self.recovery.resolved(now, outcome, detail), now)
+            self._apply(self.recovery.resolved(now, outcome, detail), now, info)
         elif step.action == rec.OPEN:
-            self._open_fresh(now)
+            self._open_fresh(now, info)
         elif step.action == rec.ADOPT:
-            self._take_identity(self._candidate)
+            self._take_identity(info)
         elif step.action == rec.DROP:
             self._drop_inlet()
 
-    def _open_fresh(self, now: float) -> None:
+    def _open_fresh(self, now: float, info) -> None:
         try:
-            inlet, full = self._open_inlet(self._candidate)
+            inlet, full = self._open_inlet(info)
         except StreamResolutionError as e:
             self._apply(self.recovery.open_failed(now, str(e)), now)
             return

@@ -90,6 +90,9 @@ class Intake:
         self.backlog = BacklogFilter(t_open, tolerance_s=backlog_tolerance_s, name=name)
         self.lock = threading.Lock()
         self.latency_s = 0.0
+        # The buffer's newest stamp, kept here: this is the buffer's only writer (and nothing
+        # clears it), so a push need not take the buffer's lock a second time to read it.
+        self._newest: float | None = None
         self._scaled = np.zeros((int(max_chunk), n_ch), dtype=np.float64)
         self._faults: deque[float] = deque(maxlen=1000)
 
@@ -146,8 +149,10 @@ class Intake:
         if self.dejitter is not None and stamps.size:
             stamps = self.dejitter.process(stamps, res.gaps)
             # Smoothing must not move a segment's first stamp before the previous one.
-            newest = self.buffer.newest_timestamp
+            newest = self._newest
             if newest is not None and stamps[0] <= newest:
                 stamps = np.maximum(stamps, np.nextafter(newest, np.inf))
         self.buffer.push(res.data, stamps)
+        if stamps.size:
+            self._newest = float(stamps[-1])
         return True, events

@@ -49,7 +49,6 @@ import logging
 from dataclasses import dataclass
 
 CONNECTED, STALE, RECOVERING, ABSENT = "connected", "stale", "recovering", "absent"
-STATUSES = (CONNECTED, STALE, RECOVERING, ABSENT)
 
 #: Actions a :class:`Step` asks of the inlet.
 RESOLVE = "resolve"  # re-resolve the pinned identity now, then call resolved()
@@ -65,7 +64,8 @@ REFUSED = "refused"  # one new outlet, in a format the session cannot use (detai
 NEW = "new"  # one new outlet, compatible (detail describes it)
 OUTCOMES = (NOTHING, SAME, AMBIGUOUS, REFUSED, NEW)
 
-#: Log level per event kind (the inlet logs what it queues).
+#: Log level per event kind (the inlet logs what it queues; the reader logs its own
+#: ``"error"`` with the traceback).
 EVENT_LEVELS = {
     "stale": logging.WARNING,
     "absent": logging.WARNING,
@@ -73,7 +73,6 @@ EVENT_LEVELS = {
     "refused": logging.ERROR,
     "connected": logging.INFO,
     "reconnected": logging.INFO,
-    "error": logging.ERROR,
 }
 
 Event = tuple[str, str, float]
@@ -120,7 +119,8 @@ class Step:
     Parameters
     ----------
     status : str
-        The state after the input (one of :data:`STATUSES`).
+        The state after the input (:data:`CONNECTED`, :data:`STALE`, :data:`RECOVERING` or
+        :data:`ABSENT`).
     events : tuple of (kind, message, t)
         Events to queue, oldest first (``t`` as given to the input).
     action : str | None
@@ -173,7 +173,7 @@ class RecoveryMachine:
         self.n_resolves = 0
         self._has_inlet = True
         self._checked = False  # the outlet behind the inlet was identified in this outage
-        self._fed = False  # data arrived since the inlet opened
+        self._fed = False  # data have ever been fed (not reset when a fresh inlet opens)
         self._checking = False  # the pending re-resolution is such a check
         self._t_next_resolve = float("-inf")
         self._t_next_check = float("-inf")
@@ -335,7 +335,6 @@ class RecoveryMachine:
 
     def failed(self, t: float, reason: str) -> Step:
         """The reader stopped for good at ``t`` (an unexpected error)."""
-        self._has_inlet = False
         self.status = ABSENT
         return Step(self.status, (("error", f"reader thread stopped: {reason}", t),))
 
