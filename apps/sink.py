@@ -142,16 +142,8 @@ class QtSink(Sink):
         self._put(Marker(float(t), str(label)))
 
     def on_gaze(self, timestamps: np.ndarray, gaze: np.ndarray) -> None:
-        """Queue raw gaze samples (the live pipeline sends every chunk; feeds the pupil trace).
-
-        Parameters
-        ----------
-        timestamps : array of shape (n_samples,)
-            LSL seconds.
-        gaze : array of shape (n_samples, 5)
-            ``x_deg, y_deg, pupil_1, pupil_2, valid`` (as in ``Window.gaze``). The arrays are
-            copied: the caller may reuse its buffers.
-        """
+        """Queue raw gaze (see :meth:`cmt_live.sinks.Sink.on_gaze`) for the pupil trace; the
+        arrays are copied, so the caller may reuse its buffers."""
         ts = np.array(timestamps, dtype=np.float64, copy=True).reshape(-1)
         g = np.array(gaze, dtype=np.float64, copy=True)
         if g.ndim != 2 or g.shape != (len(ts), 5):
