@@ -193,6 +193,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         spec.ch_names,
     )
     driver = log = recorder = None
+    old_handlers: dict = {}
     try:
         try:
             info = source.open()
@@ -234,6 +235,12 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         if gui:
             status = _run_gui(driver, args, run_monitor, spec)
         else:
+            # Ctrl-C / SIGTERM stop the loop; the handlers stay until the log and the outlet
+            # are closed below, so a second signal during shutdown cannot cut the log short.
+            old_handlers = {
+                s: signal.signal(s, lambda *_: driver.stop(timeout_s=0))
+                for s in (signal.SIGINT, signal.SIGTERM)
+            }
             status = _run_headless(driver, args, spec)
         if driver.error is not None:
             logger.error("pipeline error: %r", driver.error)
@@ -256,6 +263,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             source.close()
         if extra_stop is not None:
             extra_stop()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
 
 
 def _start_recorder(args, info):
@@ -362,16 +371,7 @@ def _run_headless(driver, args, spec) -> int:
     from cmt_live.dashboard import Dashboard
 
     driver.pipeline.add_sink(Dashboard(window_s=spec.window_s))
-
-    def on_signal(signum, frame):
-        driver.stop(timeout_s=0)
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        driver.run(args.duration)
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    driver.run(args.duration)
     return 0
 
 
