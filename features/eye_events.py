@@ -323,12 +323,15 @@ def velocity_half_span(period: float) -> int:
 def _sample_velocity(
     t: np.ndarray, x: np.ndarray, y: np.ndarray, link: np.ndarray, half: int
 ) -> np.ndarray:
-    """Per-sample speed, deg/s: the centred differentiator over ``half`` samples each side.
+    """Per-sample speed, deg/s: a smoothing differentiator over ``half`` samples each side.
 
-    ``sum_k (p[i+k] - p[i-k]) / sum_k (t[i+k] - t[i-k])`` for ``k = 1..h`` (x and y, then
-    ``hypot``), exact for motion at constant speed with any time steps. Inside the sample's
-    linked segment only: ``h`` shrinks near a segment end to the samples on both sides; a
-    segment's end sample takes its one neighbour. NaN for a sample with no linked neighbour.
+    ``(mean(p[i..i+r]) - mean(p[i-l..i])) / (mean(t[i..i+r]) - mean(t[i-l..i]))`` for x and
+    y, then ``hypot``; exact for motion at constant speed with any time steps. Away from a
+    segment end ``l = r = half`` (then it equals Engbert & Kliegl's ``sum_k (p[i+k] -
+    p[i-k]) / sum_k (t[i+k] - t[i-k])``). Near a segment end (an invalid sample, a gap, the
+    data's edge) the side that runs out is shortened and the other lengthened, up to
+    ``2 * half`` samples in all, so the estimate there is not much noisier. NaN for a
+    sample with no linked neighbour.
     """
     n = t.size
     idx = np.arange(n)
@@ -338,26 +341,20 @@ def _sample_velocity(
     last = np.empty(n, dtype=bool)
     last[-1] = True
     last[:-1] = ~link
-    seg_first = np.maximum.accumulate(np.where(first, idx, 0))
-    seg_last = np.minimum.accumulate(np.where(last, idx, n)[::-1])[::-1]
-    h = np.minimum(np.minimum(idx - seg_first, seg_last - idx), half)
+    room_l = idx - np.maximum.accumulate(np.where(first, idx, 0))
+    room_r = np.minimum.accumulate(np.where(last, idx, n)[::-1])[::-1] - idx
+    left = np.minimum(room_l, half)
+    right = np.minimum(room_r, half)
+    left = np.minimum(room_l, 2 * half - right)
+    right = np.minimum(room_r, 2 * half - left)
     # Invalid samples never fall inside a sum (sums stay within segments): zero them so the
     # running sums stay finite.
     sums = np.zeros((3, n + 1))
     np.cumsum(np.nan_to_num(x), out=sums[0, 1:])
     np.cumsum(np.nan_to_num(y), out=sums[1, 1:])
     np.cumsum(t - t[0], out=sums[2, 1:])
-    # sum_{k=1..h} a[i+k] - a[i-k] = (S[i+h+1] - S[i+1]) - (S[i] - S[i-h]).
-    lo = idx - h
-    hi = idx + h + 1
-    d = sums[:, hi] - sums[:, idx + 1] - sums[:, idx] + sums[:, lo]
-    # A segment's end sample (h == 0) with a neighbour: one-sided, to that neighbour.
-    end = (h == 0) & (seg_last > seg_first)
-    other = np.where(idx == seg_first, idx + 1, idx - 1)[end]
-    sign = np.where(other > idx[end], 1.0, -1.0)
-    d[0, end] = sign * (np.nan_to_num(x[other]) - np.nan_to_num(x[end]))
-    d[1, end] = sign * (np.nan_to_num(y[other]) - np.nan_to_num(y[end]))
-    d[2, end] = sign * (t[other] - t[end])
+    d = (sums[:, idx + right + 1] - sums[:, idx]) / (right + 1)
+    d -= (sums[:, idx + 1] - sums[:, idx - left]) / (left + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         v = np.hypot(d[0], d[1]) / d[2]
     v[d[2] <= 0] = np.nan  # no neighbour, or duplicate timestamps: no speed
@@ -433,7 +430,10 @@ def detect_in_range(
     dt = np.diff(t)
     with np.errstate(invalid="ignore", divide="ignore"):
         v_step = np.hypot(np.diff(x), np.diff(y)) / dt
-    step = link & (label[:-1] == 0) & (label[1:] == 0) & (v_step > thr) & (half == 1)
+    # Raw one-step speeds are noisier than the filtered ones: their own adaptive threshold.
+    step = link & (label[:-1] == 0) & (label[1:] == 0) & (half == 1)
+    if step.any():
+        step &= v_step > velocity_threshold(np.where(link, v_step, np.nan))
     steps = np.flatnonzero(step)
     jumps = steps[dt[steps] * 1e3 >= MIN_SACCADE_MS]
     if steps.size:

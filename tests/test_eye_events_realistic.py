@@ -26,7 +26,7 @@ def saccade_ms(amplitude_deg: float) -> float:
     return 2.2 * amplitude_deg + 13.0
 
 
-def realistic_gaze(rate: float, seed: int = 0):
+def realistic_gaze(rate: float, seed: int = 0, noise_deg: float = 0.02):
     """A 12-s trace; returns ``t, x, y, valid`` and the true events.
 
     Events: ``sacc`` (onset_s, offset_s, amplitude_deg; ``offset == onset`` for a one-sample
@@ -90,10 +90,10 @@ def realistic_gaze(rate: float, seed: int = 0):
         now = end
     truth["fix"].append((fix_on, t[-1]))
     truth["fix"] = [f for f in truth["fix"] if f[0] >= t[0]]
-    # Drift (<= 0.3 deg/s) and white noise of 0.02 deg.
+    # Drift (<= 0.3 deg/s) and white noise.
     x += 0.2 * np.sin(2 * np.pi * 0.3 * t) / (2 * np.pi * 0.3) * 0.3 / 0.2
-    x += rng.normal(0, 0.02, n)
-    y += rng.normal(0, 0.02, n)
+    x += rng.normal(0, noise_deg, n)
+    y += rng.normal(0, noise_deg, n)
     x[~valid] = np.nan
     y[~valid] = np.nan
     return t, x, y, valid, truth
@@ -130,6 +130,23 @@ def test_realistic_saccades_steps_and_blinks(rate, seed):
     assert ev.n_blinks == len(blink) and ev.n_track_losses == 0
     np.testing.assert_allclose(ev.blink_onset_s, blink[:, 0], atol=period_ms / 1e3)
     np.testing.assert_allclose(ev.blink_duration_ms, 20.0, atol=1.2 * period_ms)  # jitter
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_noisy_tracker_noise_is_no_event_and_events_stay(rate):
+    """White noise of 0.05-0.2 deg (a noisy tracker) makes no saccade and no split: the
+    threshold rises above the noise (Engbert & Kliegl's median rule); with 0.08 deg of noise
+    the realistic trace still gives every saccade, fixation and blink."""
+    rng = np.random.default_rng(7)
+    n = int(8 * rate)
+    t = np.arange(n) / rate + rng.uniform(-0.1, 0.1, n) / rate
+    for sd in (0.05, 0.1, 0.2):
+        ev = detect_events(t, rng.normal(0, sd, n), rng.normal(0, sd, n))
+        assert (ev.n_saccades, ev.n_fixations) == (0, 1), sd
+    t, x, y, valid, truth = realistic_gaze(rate, 0, noise_deg=0.08)
+    ev = detect_events(t, x, y, valid)
+    counts = (ev.n_saccades, ev.n_fixations, ev.n_blinks)
+    assert counts == (len(truth["sacc"]), len(truth["fix"]), len(truth["blink"]))
 
 
 def test_one_sample_steps_split_fixations_at_120_hz():
