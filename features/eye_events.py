@@ -1,7 +1,10 @@
 """Eye-movement events from a raw gaze stream: blinks, track losses, fixations and saccades.
 
 The detector works on irregular timestamps with gaps and invalid samples; it never assumes a
-sampling rate. Every threshold is a module constant below, with the reason for its value.
+sampling rate (the velocity filter's length in samples comes from the data's own median
+step). Every threshold is a module constant below, with the reason for its value; they are
+recorded in a model's feature spec (:func:`event_thresholds`). Checked against the EyeLink
+parser's own events on a real recording by ``bench/validate_eye_events.py``.
 
 (Longer than the ~450 lines we aim for: the definitions below, the detector and its helpers
 read as one algorithm, and most of the length is the documented thresholds.)
@@ -15,36 +18,45 @@ steps):
   data, the sample stands for ``p / 2`` on that side. Intervals are clipped to the analysed
   window. Event onsets, offsets and durations, and a window's coverage, come from these
   intervals, so each event edge is within half the local sample spacing of the truth (plus,
-  for saccade edges, the time the movement needs to cross the velocity threshold) at any
-  rate and with jitter.
+  for saccade edges, the velocity filter's reach) at any rate and with jitter.
 - **Valid sample.** ``valid`` (when given) is true *and* x and y are finite.
 - **Invalid runs.** Consecutive invalid samples, by sample index (a gap inside an invalid run
-  belongs to it: the eye was lost on both sides). A run of :data:`BLINK_MIN_MS` to
-  :data:`BLINK_MAX_MS` is a **blink**; a longer one is a **track loss** (counted separately,
-  never a blink); a shorter one is a tracker glitch and is ignored. Gaps between two valid
-  samples are missing data, not blinks.
-- **Velocity (I-VT).** Consecutive valid samples with no gap between them form *segments*.
-  Inside its segment, each sample has a backward velocity ``hypot(dx, dy) / dt`` to the
-  latest sample at least :data:`VELOCITY_SPAN_MS` earlier (at least the previous sample) and
-  a forward one to the first sample at least that much later, from the samples' own
-  timestamps (never an assumed rate). The sample's speed is the *smaller* of the two (the
-  only one at a segment end): a sample is fast only when the eye moved quickly both into it
-  and out of it, which puts saccade edges within about half a sample of the truth, where a
-  centred smoothing window would widen saccades. Near an invalid sample or a gap only the
-  in-segment side is used; nothing is interpolated across invalid data. A valid sample with
-  no valid neighbour has no speed and belongs to no event.
-- **Saccades.** Runs of samples faster than :data:`SACCADE_VELOCITY_DEG_S`, at least
-  :data:`MIN_SACCADE_MS` long (shorter fast runs are noise and are merged into the
-  surrounding slow run). A fast run that touches an invalid sample or a gap is the eyelid
-  artefact of a blink or a loss of track and is not a saccade. Amplitude: the distance from
-  the last sample before the run to the first sample after it (the run's own end samples at
-  the window edge), degrees. A fast step between two slow samples (no sample fell inside
-  the saccade: a saccade shorter than about two periods at a low rate, or next to a dropped
-  sample) is a saccade too, from the first sample to the second, if that step is at least
-  :data:`MIN_SACCADE_MS` long.
+  belongs to it: the eye was lost on both sides). A run that may have lasted
+  :data:`BLINK_MIN_MS` (its duration plus one period ``p``: each edge is known to ``p / 2``)
+  and lasted at most :data:`BLINK_MAX_MS` is a **blink**; a longer one is a **track loss**
+  (counted separately, never a blink); a shorter one is a tracker glitch, no event (it still
+  splits a fixation: no gaze was measured). Gaps between two valid samples are missing
+  data, not blinks.
+- **Velocity (I-VT with a short smoothing differentiator).** Consecutive valid samples with
+  no gap between them form *segments*. Each sample's speed is the difference of the mean
+  position of the ``h`` samples after it and of the ``h`` before it (itself included in
+  both), divided by the same difference of their timestamps (never an assumed rate):
+  Engbert & Kliegl's (2003) moving-average differentiator, ``h`` set from the rate by
+  :func:`velocity_half_span` (the filter reaches :data:`VELOCITY_HALF_SPAN_MS` on each
+  side, at least one sample). It stays inside the sample's segment: near an invalid sample,
+  a gap or the data's edge the short side is shortened and the other lengthened; nothing is
+  interpolated across invalid data. A valid sample with no valid neighbour has no speed and
+  belongs to no event.
+- **Threshold.** A sample is *fast* above the larger of :data:`SACCADE_VELOCITY_DEG_S` and
+  :data:`NOISE_VELOCITY_FACTOR` times the median speed of the analysed samples
+  (:func:`velocity_threshold`): 30 deg/s on a low-noise tracker, above the noise on a noisy
+  one.
+- **Saccades.** Runs of fast samples at least :data:`MIN_SACCADE_MS` long. A fast run that
+  touches an invalid sample or a gap is the eyelid artefact of a blink or a loss of track
+  and is not a saccade. A shorter fast run is no event either, but *every* fast run ends the
+  slow run before it: the eye moved too fast to be fixating, so fixations on its two sides
+  are two fixations. Amplitude: the distance from the last sample before the run to the
+  first sample after it (the run's own end samples at the window edge), degrees. Where the
+  filter spans one sample each side (up to ~190 Hz), a fast step between two slow samples
+  (no sample fell inside the saccade: a saccade shorter than about two periods, or next to
+  a dropped sample) is a saccade too, from the first sample to the second, if that step is
+  at least :data:`MIN_SACCADE_MS` long; any such step splits the fixation. Raw one-step
+  speeds are noisier than filtered ones, so a step is fast above the same rule applied to
+  the window's step speeds.
 - **Fixations.** Runs of slow samples at least :data:`MIN_FIXATION_MS` long (shorter ones are
   left unclassified). Dispersion X / Y: ``max - min`` of x / y over the fixation's samples,
-  degrees. A blink inside a fixation splits it in two.
+  degrees. Anything that is not slow (a fast run, an invalid run, a gap) splits a
+  fixation.
 - **Window edges.** Events are detected inside the window they are reported for; an event cut
   by a window edge contributes its in-window part, under the same rules. This makes the batch
   and the streaming forms, and any chunking of a live stream, give identical numbers.
@@ -57,7 +69,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Shortest pupil loss that is a blink, ms. EyeLink's parser reports blinks from ~10 ms of
-#: pupil loss on; in MNE's 60-s EyeLink test recording (500 Hz) 8 of 26 lie at 12-44 ms. An
+#: pupil loss on; in MNE's 60-s EyeLink test recording (500 Hz) 9 of 26 last 12-44 ms. An
 #: invalid run is a blink when it may have lasted this long: its duration plus one sample
 #: period (each edge is known to half a period) reaches this, so a single lost sample at
 #: 60 Hz counts while one to eight lost samples at 500 Hz stay tracker glitches.
@@ -71,16 +83,20 @@ BLINK_MAX_MS = 500.0
 SACCADE_VELOCITY_DEG_S = 30.0
 #: Noise-adaptive threshold (Engbert & Kliegl 2003's median-based one): the threshold is the
 #: larger of :data:`SACCADE_VELOCITY_DEG_S` and this many times the median speed of the
-#: analysed samples (a robust noise level: most samples are fixation). Low-noise trackers
-#: keep the 30 deg/s floor; a noisy one (0.05 deg white noise at 250-1000 Hz) gets a
-#: threshold above its noise, so noise neither makes saccades nor splits fixations.
+#: analysed samples (a robust noise level: most samples are fixation; for white noise the
+#: speed is Rayleigh-distributed and 5 medians are ~5.9 sigma, exceeded once in ~10^7
+#: samples). Low-noise trackers keep the 30 deg/s floor (EyeLink's test recording: median
+#: ~5 deg/s); a noisy one gets a threshold above its noise, so noise neither makes saccades
+#: nor splits fixations (tested with 0.05-0.2 deg white noise at 60-1000 Hz).
 NOISE_VELOCITY_FACTOR = 5.0
-#: Reach of the centred velocity filter on each side, ms; the number of samples is set from
-#: the rate: ``max(1, round(8 ms / period))``: one up to ~190 Hz, two at 250 Hz, four at
-#: 500 Hz (EyeLink's 9-sample filter), eight at 1000 Hz. Engbert & Kliegl's 5-sample filter
-#: reaches 4 ms at 500 Hz; on MNE's EyeLink test recording that lets the tracker's noise
-#: (median speed ~10 deg/s) cross 30 deg/s in ~50 one- and two-sample blips per minute,
-#: while 8 ms keeps the noise at ~7 deg/s and still finds EyeLink's 6-ms saccades.
+#: Reach of the velocity filter on each side, ms; its samples per side come from the rate
+#: (:func:`velocity_half_span`): one up to ~190 Hz, two at 250 Hz, four at 500 Hz (a
+#: 9-sample filter, as EyeLink's parser uses), eight at 1000 Hz. On MNE's EyeLink test
+#: recording (500 Hz) Engbert & Kliegl's 5-sample filter (4 ms) puts the noise at a median
+#: ~10 deg/s, crossing 30 deg/s in ~70 one- or two-sample blips per eye and minute; 8 ms
+#: halves it (~5 deg/s, 5-11 blips) and still finds EyeLink's 6-ms, 0.2-deg saccades. An
+#: older one-sided 8-ms scheme (the smaller of the velocities into and out of a sample)
+#: kept 1-2 deg saccades fast for only 3-4 samples and lost half of them.
 VELOCITY_HALF_SPAN_MS = 8.0
 #: Shortest saccade, ms: EyeLink's parser reports saccades from 3 samples (6 ms) at 500 Hz.
 #: A shorter fast run (or a fast step between two samples closer than this) is not a
@@ -96,6 +112,34 @@ GAP_FACTOR = 3.5
 #: Shortest gap, ms: at high rates a few dropped samples (< 40 ms, shorter than any blink)
 #: are bridged like at low rates; a saccade hidden in such a hole shows as a fast step.
 GAP_MIN_MS = 40.0
+
+
+#: Version of the event rules (not only the thresholds) above; 2: issue 10's detector
+#: (smoothing differentiator, adaptive threshold, every fast run splits fixations).
+DETECTOR_VERSION = 2
+
+
+def event_thresholds() -> dict[str, float]:
+    """The detector's version and thresholds, as recorded in a model's feature spec.
+
+    Returns
+    -------
+    dict of str to float
+        ``detector_version`` and each threshold constant of this module, in its unit
+        (ms, deg/s, or a plain factor).
+    """
+    return {
+        "detector_version": float(DETECTOR_VERSION),
+        "saccade_velocity_deg_s": SACCADE_VELOCITY_DEG_S,
+        "noise_velocity_factor": NOISE_VELOCITY_FACTOR,
+        "velocity_half_span_ms": VELOCITY_HALF_SPAN_MS,
+        "min_saccade_ms": MIN_SACCADE_MS,
+        "min_fixation_ms": MIN_FIXATION_MS,
+        "blink_min_ms": BLINK_MIN_MS,
+        "blink_max_ms": BLINK_MAX_MS,
+        "gap_factor": GAP_FACTOR,
+        "gap_min_ms": GAP_MIN_MS,
+    }
 
 
 @dataclass(frozen=True)
