@@ -3,6 +3,7 @@
 Usage::
 
     python bench/validate_eye_events.py FILE.asc [FILE2.asc ...]
+    python bench/validate_eye_events.py --window-s 4 FILE.asc   # per 4-s window, as features
 
 A public test recording: ``eyetrack/test_eyelink.asc`` of the GitHub repository
 mne-tools/mne-testing-data (60 s, binocular EyeLink 1000 at 500 Hz). Never commit it.
@@ -21,7 +22,8 @@ file has none), runs :func:`features.detect_events` on the whole recording of th
   moves the pupil's image); those blink-bracketing saccades (an ``ESACC`` that overlaps an
   ``EBLINK`` of the same eye) are set aside, and so are our saccades that overlap one of them
   or an EyeLink blink;
-- recall by EyeLink's saccade amplitude (< 1, 1-2, 2-5, >= 5 deg);
+- recall by EyeLink's saccade amplitude (< 1, 1-2, 2-5, >= 5 deg), and the median
+  durations of the matched pairs;
 - **median fixation duration**, ours against EyeLink's (every ``EFIX``), and the difference;
 - **blink recall**: the fraction of EyeLink's blinks that one of our blinks overlaps.
 
@@ -118,19 +120,42 @@ def _overlap(a_on, a_off, b_on, b_off) -> np.ndarray:
 
 
 def match_one_to_one(ov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy one-to-one matching by the longest positive overlap; matched flags per side."""
-    ma = np.zeros(ov.shape[0], dtype=bool)
-    mb = np.zeros(ov.shape[1], dtype=bool)
+    """Greedy one-to-one matching by the longest positive overlap.
+
+    Returns, per side, the index of the matched event on the other side (-1: unmatched).
+    """
+    ma = np.full(ov.shape[0], -1)
+    mb = np.full(ov.shape[1], -1)
     ii, jj = np.nonzero(ov > 0)
     for k in np.argsort(-ov[ii, jj], kind="stable"):
         i, j = ii[k], jj[k]
-        if not (ma[i] or mb[j]):
-            ma[i] = mb[j] = True
+        if ma[i] < 0 and mb[j] < 0:
+            ma[i], mb[j] = j, i
     return ma, mb
 
 
-def validate_eye(d: EyeData, rate: float, px_per_deg: tuple[float, float]) -> dict:
-    """Detect our events on one eye and compare them with EyeLink's; figures as a dict."""
+def detect_windowed(t, x, y, ok, window_s: float):
+    """Events detected per window ``[t0 + k * window_s, ...)`` as the eye features do
+    (``features.eye.eye_features``), concatenated; an event cut by an edge counts its parts."""
+    from features.eye_events import EyeEvents, detect_in_range
+
+    parts = []
+    for lo in np.arange(t[0], t[-1], window_s):
+        sl = slice(*np.searchsorted(t, [lo, lo + window_s]))
+        parts.append(detect_in_range(t[sl], x[sl], y[sl], ok[sl], lo, lo + window_s)[0])
+    return EyeEvents(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in EyeEvents.__dataclass_fields__)
+    )
+
+
+def validate_eye(
+    d: EyeData, rate: float, px_per_deg: tuple[float, float], window_s: float | None = None
+) -> dict:
+    """Detect our events on one eye and compare them with EyeLink's; figures as a dict.
+
+    ``window_s``: detect per window of that length (as the features do) instead of over the
+    whole recording.
+    """
     from features import detect_events
 
     t = np.asarray(d.t_ms) / 1e3
@@ -138,7 +163,8 @@ def validate_eye(d: EyeData, rate: float, px_per_deg: tuple[float, float]) -> di
     y = -np.asarray(d.y) / px_per_deg[1]  # screen y points down; ours up
     pupil = np.asarray(d.pupil)
     ok = np.isfinite(x) & np.isfinite(y) & (np.nan_to_num(pupil) > 0)
-    ev = detect_events(t, np.where(ok, x, np.nan), np.where(ok, y, np.nan), ok)
+    x, y = np.where(ok, x, np.nan), np.where(ok, y, np.nan)
+    ev = detect_events(t, x, y, ok) if window_s is None else detect_windowed(t, x, y, ok, window_s)
 
     half = 0.5 / rate
     el_s = np.asarray(d.sacc, dtype=float).reshape(-1, 3)
@@ -154,9 +180,13 @@ def validate_eye(d: EyeData, rate: float, px_per_deg: tuple[float, float]) -> di
         spans_off = np.concatenate([s_off[bracket], b_off])
         near_blink = (_overlap(o_on, o_off, spans_on, spans_off) > 0).any(axis=1)
     keep_el, keep_ours = ~bracket, ~near_blink
-    m_el, m_ours = match_one_to_one(
+    pair_el, pair_ours = match_one_to_one(
         _overlap(s_on[keep_el], s_off[keep_el], o_on[keep_ours], o_off[keep_ours])
     )
+    m_el, m_ours = pair_el >= 0, pair_ours >= 0
+    # Durations of matched pairs: EyeLink's first to last sample plus one period, as ours.
+    el_ms = (s_off - s_on)[keep_el][m_el] * 1e3
+    ours_ms = ev.saccade_duration_ms[keep_ours][pair_el[m_el]]
     amp = el_s[keep_el, 2]
     by_amp = []
     for lo, hi in AMPLITUDE_BINS:
@@ -174,6 +204,7 @@ def validate_eye(d: EyeData, rate: float, px_per_deg: tuple[float, float]) -> di
         "recall": m_el.mean() if m_el.size else float("nan"),
         "precision": m_ours.mean() if m_ours.size else float("nan"),
         "by_amp": by_amp,
+        "sacc_ms": (float(np.median(ours_ms)), float(np.median(el_ms))) if el_ms.size else None,
         "n_el_fix": int(el_fix_ms.size),
         "n_ours_fix": ev.n_fixations,
         "med_el": med_el,
@@ -193,7 +224,7 @@ def _ok(good: bool) -> str:
     return "ok" if good else "MISSED"
 
 
-def report(path: Path, px_per_deg: float | None) -> bool:
+def report(path: Path, px_per_deg: float | None, window_s: float | None = None) -> bool:
     """Print the table for one file; True when every target is met on every eye."""
     eyes, rate, res = read_asc(path)
     if res is None:
@@ -206,13 +237,14 @@ def report(path: Path, px_per_deg: float | None) -> bool:
     elif px_per_deg is not None:
         res = (px_per_deg, px_per_deg)
     n = len(next(iter(eyes.values())).t_ms)
+    how = "over the whole recording" if window_s is None else f"per {window_s:g}-s window"
     print(
         f"{path.name}: {rate:g} Hz, {n} samples ({n / rate:.1f} s), "
-        f"{res[0]:.2f} x {res[1]:.2f} per deg"
+        f"{res[0]:.2f} x {res[1]:.2f} per deg; our events detected {how}"
     )
     all_ok = True
     for eye, d in sorted(eyes.items()):
-        r = validate_eye(d, rate, res)
+        r = validate_eye(d, rate, res, window_s)
         checks = (
             r["recall"] >= TARGETS["recall"],
             r["precision"] >= TARGETS["precision"],
@@ -229,8 +261,14 @@ def report(path: Path, px_per_deg: float | None) -> bool:
             f"blinks), ours {r['n_ours_sacc']}\n"
             f"    saccade recall    {_pct(r['recall'])}  (target >= 85%) {_ok(checks[0])}"
             f"   by amplitude (deg) {amp}\n"
-            f"    saccade precision {_pct(r['precision'])}  (target >= 90%) {_ok(checks[1])}\n"
-            f"    median fixation   ours {r['med_ours']:.0f} ms ({r['n_ours_fix']}) vs EyeLink "
+            f"    saccade precision {_pct(r['precision'])}  (target >= 90%) {_ok(checks[1])}"
+            + (
+                f"   median duration of matched pairs: ours {r['sacc_ms'][0]:.0f} ms vs "
+                f"EyeLink {r['sacc_ms'][1]:.0f} ms\n"
+                if r["sacc_ms"]
+                else "\n"
+            )
+            + f"    median fixation   ours {r['med_ours']:.0f} ms ({r['n_ours_fix']}) vs EyeLink "
             f"{r['med_el']:.0f} ms ({r['n_el_fix']}): {100 * r['fix_diff']:+.1f}% "
             f"(target within 15%) {_ok(checks[2])}\n"
             f"    blink recall      {_pct(r['blink'])}  (target >= 85%) {_ok(checks[3])}   "
@@ -248,13 +286,20 @@ def main(argv=None) -> int:
         default=None,
         help="angular resolution, gaze units per degree (default: the file's RES lines)",
     )
+    parser.add_argument(
+        "--window-s",
+        type=float,
+        default=None,
+        help="detect our events per window of this length, as the eye features do (default: "
+        "over the whole recording)",
+    )
     args = parser.parse_args(argv)
     all_ok = True
     for path in args.files:
         if not path.is_file():
             sys.exit(f"{path}: no such file; pass the path of an EyeLink .asc file.")
         try:
-            all_ok &= report(path, args.px_per_deg)
+            all_ok &= report(path, args.px_per_deg, args.window_s)
         except ValueError as err:
             sys.exit(str(err))
     print("all targets met" if all_ok else "some targets missed")
