@@ -347,7 +347,7 @@ def detect_in_range(
     is_blink = (inv_ms + 1e3 * period >= BLINK_MIN_MS) & (inv_ms <= BLINK_MAX_MS)
     is_loss = inv_ms > BLINK_MAX_MS
 
-    # I-VT: one-sided velocities inside linked segments (consecutive valid, no gap).
+    # I-VT: smoothed speeds inside linked segments (consecutive valid, no gap).
     link = ok[:-1] & ok[1:] & ~gap
     half = velocity_half_span(period)
     v = _sample_velocity(t, x, y, link, half)
