@@ -7,7 +7,9 @@ contract's normalisation itself (buffers), so the file alone reproduces the mode
 ``{"logits": (B, C), "probs": (B, C), "gates": (B, 2)}``, ``1 <= T <= config.max_len``.
 
 Two formats: TorchScript (scripted + frozen, ``.pt``; deprecated upstream but what the live
-monitor ships) and ``torch.export`` (``.pt2``), both with ``contract.json`` embedded.
+monitor ships) and ``torch.export`` (``.pt2``), both with ``contract.json`` embedded, and with
+``check.npz`` (check inputs and the eager outputs on them); ``.pt`` files also carry the module
+as ONNX (``model.onnx``) for the ``onnx`` backend (:mod:`models.backends`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .backends import CHECK_FILE, ONNX_FILE, check_bytes, onnx_bytes
 from .contract import NORM_KEYS, ModelContract
 from .transformer import CrossModalTransformer
 
@@ -113,7 +116,11 @@ def _atomic_target(path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def export_torchscript(
-    model: CrossModalTransformer, contract: ModelContract, path: str | os.PathLike
+    model: CrossModalTransformer,
+    contract: ModelContract,
+    path: str | os.PathLike,
+    *,
+    with_onnx: bool = True,
 ) -> Path:
     """Script, freeze and save the inference module with ``contract.json`` embedded.
 
@@ -125,6 +132,9 @@ def export_torchscript(
         ``contract.config`` must equal ``model.config``.
     path : path-like
         Output file (``.pt`` by convention); written atomically.
+    with_onnx : bool
+        Also embed the module as ONNX (``model.onnx``, about the size of the weights again)
+        for the faster ``onnx`` backend.
 
     Returns
     -------
@@ -136,9 +146,15 @@ def export_torchscript(
     frozen = torch.jit.freeze(torch.jit.script(module))
     inputs = example_inputs(contract)
     with torch.no_grad():
-        _check_same(f"TorchScript export to {path}", frozen(*inputs), module(*inputs))
+        want = module(*inputs)
+        _check_same(f"TorchScript export to {path}", frozen(*inputs), want)
+    extra = {CONTRACT_FILE: contract.to_json(), CHECK_FILE: check_bytes(inputs, want)}
+    if with_onnx:
+        raw = onnx_bytes(module, inputs)
+        if raw is not None:
+            extra[ONNX_FILE] = raw
     path, tmp = _atomic_target(path)
-    torch.jit.save(frozen, str(tmp), _extra_files={CONTRACT_FILE: contract.to_json()})
+    torch.jit.save(frozen, str(tmp), _extra_files=extra)
     tmp.replace(path)
     logger.info("exported TorchScript model to %s", path)
     return path
@@ -176,8 +192,11 @@ def export_pt2(
     with torch.no_grad():
         program = torch.export.export(module, inputs, dynamic_shapes=(dims, dims, dims, dims))
         _check_same(f"torch.export to {path}", program.module()(*inputs), module(*inputs))
+        check_in = example_inputs(contract)
+        check = check_bytes(check_in, module(*check_in))
     path, tmp = _atomic_target(path)
-    torch.export.save(program, str(tmp), extra_files={CONTRACT_FILE: contract.to_json()})
+    extra = {CONTRACT_FILE: contract.to_json(), CHECK_FILE: check}
+    torch.export.save(program, str(tmp), extra_files=extra)
     tmp.replace(path)
     logger.info("exported torch.export model to %s", path)
     return path

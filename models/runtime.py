@@ -1,5 +1,6 @@
 """Load a model file (TorchScript ``.pt`` or ``torch.export`` ``.pt2``) and predict from raw
-features.
+features, through the backend :mod:`models.backends` picks (``backend="auto"``: the fastest one
+whose outputs match the eager ones recorded in the file).
 
 Why the settings:
 
@@ -25,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import backends as bk
 from .contract import ModelContract
 from .device import resolve_device
-from .export import CONTRACT_FILE
+from .export import CONTRACT_FILE, example_inputs
 
 logger = logging.getLogger("cmt_live")
 
@@ -64,9 +66,16 @@ class Runtime:
     contract : ModelContract
     device : torch.device
     kind : {"torchscript", "pt2"}
+        The file's format.
+    backend : {"torchscript", "onnx", "export", "aoti"}
+        What runs the model (:mod:`models.backends`).
     path : Path
     warmup_ms : list of float
         Duration of each warm-up call at load, ms.
+    backend_ms : dict of str to float
+        Median batch-1 ms of each backend ``auto`` compared (empty when one was named).
+    max_diff : dict of str to float
+        Largest |backend - eager| on the check inputs, per backend checked.
     """
 
     def __init__(
@@ -76,18 +85,22 @@ class Runtime:
         device: torch.device,
         kind: str,
         path: Path,
+        backend: str | None = None,
     ) -> None:
         self._module = module
         self.contract = contract
         self.device = device
         self.kind = kind
+        self.backend = backend or ("export" if kind == "pt2" else "torchscript")
         self.path = Path(path)
         self.warmup_ms: list[float] = []
+        self.backend_ms: dict[str, float] = {}
+        self.max_diff: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return (
-            f"Runtime({self.path.name!r}, kind={self.kind!r}, device={self.device}, "
-            f"context_len={self.contract.context_len})"
+            f"Runtime({self.path.name!r}, kind={self.kind!r}, backend={self.backend!r}, "
+            f"device={self.device}, context_len={self.contract.context_len})"
         )
 
     # ------------------------------------------------------------------ input handling
@@ -235,18 +248,18 @@ def _read_contract(path: Path, raw) -> ModelContract:
 
 
 def _load_torchscript(path: Path, device: torch.device):
-    extra = {CONTRACT_FILE: ""}
+    extra = {CONTRACT_FILE: "", bk.CHECK_FILE: "", bk.ONNX_FILE: ""}
     try:
         module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
     except (RuntimeError, ValueError, zipfile.BadZipFile) as err:
         raise _bad_file(path, err) from err
     contract = _read_contract(path, extra[CONTRACT_FILE])
     module.eval()
-    return module, contract
+    return module, contract, extra
 
 
 def _load_pt2(path: Path, device: torch.device):
-    extra = {CONTRACT_FILE: ""}
+    extra = {CONTRACT_FILE: "", bk.CHECK_FILE: ""}
     try:
         program = torch.export.load(str(path), extra_files=extra)
     except (RuntimeError, ValueError, KeyError, zipfile.BadZipFile) as err:
@@ -256,7 +269,73 @@ def _load_pt2(path: Path, device: torch.device):
         from torch.export.passes import move_to_device_pass
 
         program = move_to_device_pass(program, device)
-    return program.module(), contract
+    return program, contract, extra
+
+
+def _candidates(path, backend, dev, threads, program, module, extra) -> tuple[dict, dict]:
+    """({backend: module} that can run this file here, {backend: why not} for the others)."""
+    found: dict = {}
+    why: dict[str, str] = {}
+    if program is not None:  # a .pt2 file
+        found["export"] = module
+        why["torchscript"] = why["onnx"] = f"{path.name} is a .pt2 file; use the .pt model file"
+        if backend in ("auto", "aoti"):
+            aoti = bk.load_aoti(program, path, dev, compile_=backend == "aoti")
+            if aoti is not None:
+                found["aoti"] = aoti
+            else:
+                why["aoti"] = "not compiled yet on this machine (run once with --backend aoti)"
+        return found, why
+    found["torchscript"] = module
+    why["export"] = why["aoti"] = (
+        f"{path.name} is a TorchScript file; export a .pt2 with models.export_pt2"
+    )
+    if not extra.get(bk.ONNX_FILE):
+        why["onnx"] = f"{path.name} carries no ONNX form; re-export it (models.export_torchscript)"
+    elif dev.type != "cpu":
+        why["onnx"] = "the onnx backend runs on CPU only here; use --device cpu"
+    elif not bk.onnxruntime_available():
+        why["onnx"] = "onnxruntime is not installed; pip install 'cmt-live[fast]'"
+    elif backend in ("auto", "onnx"):
+        found["onnx"] = bk.OnnxModule(extra[bk.ONNX_FILE], threads or torch.get_num_threads())
+    return found, why
+
+
+def _choose(path, backend, dev, found, why, contract, extra) -> tuple[str, dict, dict]:
+    """(chosen backend, {backend: max |diff| vs eager}, {backend: median ms} when timed)."""
+    check = bk.read_check(extra.get(bk.CHECK_FILE))
+    if check is None:  # older files: the file's own program, checked at export, is the reference
+        base = next(iter(found))
+        inputs = example_inputs(contract)
+        with torch.no_grad():
+            ref = found[base](*(t.to(dev) for t in inputs))
+        check = (inputs, {n: ref[n].float().cpu().numpy() for n in bk.OUTPUT_NAMES})
+    names = list(found) if backend == "auto" else [backend]
+    diffs = {n: bk.max_difference(found[n], check, dev) for n in names}
+    if backend != "auto":
+        if diffs[backend] > bk.MATCH_ATOL:
+            raise ValueError(
+                f"{path}: backend {backend!r} differs from the model's eager outputs by "
+                f"{diffs[backend]:.2g} (> {bk.MATCH_ATOL}); use --backend auto or torchscript."
+            )
+        return backend, diffs, {}
+    ok = [n for n in names if diffs[n] <= bk.MATCH_ATOL]
+    for n in names:
+        if n not in ok:
+            logger.warning(
+                "%s: backend %s differs from eager by %.2g (> %g); not used",
+                path,
+                n,
+                diffs[n],
+                bk.MATCH_ATOL,
+            )
+    if not ok:  # keep the file's own program, which passed the export check (1e-4)
+        ok = names[:1]
+    if len(ok) == 1:
+        return ok[0], diffs, {}
+    x = tuple(t[:1].to(dev) for t in check[0])  # batch 1 at context_len, as live sends
+    ms = bk.time_backends({n: found[n] for n in ok}, x)
+    return min(ms, key=ms.get), diffs, ms
 
 
 def load_runtime(
@@ -265,6 +344,7 @@ def load_runtime(
     device: str | torch.device = "auto",
     threads: int | None = None,
     warmup: int = N_WARMUP,
+    backend: str = "auto",
 ) -> Runtime:
     """Load a model file for prediction.
 
@@ -279,6 +359,11 @@ def load_runtime(
         torch's default.
     warmup : int
         Dummy calls at load (0 to skip).
+    backend : {"auto", "torchscript", "onnx", "export", "aoti"}
+        What runs the model (:mod:`models.backends`). ``"auto"``: of those this file and
+        machine offer, the fastest at batch 1 whose outputs match the eager ones within
+        ``models.backends.MATCH_ATOL``; a named one that is unavailable or does not match
+        raises ValueError saying why.
 
     Returns
     -------
@@ -297,21 +382,31 @@ def load_runtime(
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads={threads!r} is invalid; use a positive integer or None.")
         torch.set_num_threads(threads)
+    if backend not in bk.BACKEND_CHOICES:
+        raise ValueError(f"backend={backend!r} is invalid; use one of {bk.BACKEND_CHOICES}.")
     if path.suffix == ".pt2":
-        module, contract = _load_pt2(path, dev)
-        kind = "pt2"
+        program, contract, extra = _load_pt2(path, dev)
+        module, kind = program.module(), "pt2"
     else:
-        module, contract = _load_torchscript(path, dev)
-        kind = "torchscript"
-    rt = Runtime(module, contract, dev, kind, path)
+        module, contract, extra = _load_torchscript(path, dev)
+        program, kind = None, "torchscript"
+    found, why = _candidates(path, backend, dev, threads, program, module, extra)
+    if backend != "auto" and backend not in found:
+        raise ValueError(f"backend {backend!r} is unavailable for {path}: {why[backend]}.")
+    chosen, diffs, ms = _choose(path, backend, dev, found, why, contract, extra)
+    rt = Runtime(found[chosen], contract, dev, kind, path, backend=chosen)
+    rt.max_diff, rt.backend_ms = diffs, ms
     if warmup:
         rt.warm_up(warmup)
-        logger.info(
-            "loaded %s (%s) on %s, %d thread(s); warm-up %s ms",
-            path,
-            kind,
-            dev,
-            torch.get_num_threads(),
-            ", ".join(f"{t:.1f}" for t in rt.warmup_ms),
-        )
+    logger.info(
+        "loaded %s with backend %s on %s, %d thread(s); max |diff| vs eager %s; "
+        "batch-1 ms %s; warm-up %s ms",
+        path,
+        chosen,
+        dev,
+        torch.get_num_threads(),
+        {n: f"{d:.1g}" for n, d in diffs.items()},
+        {n: round(v, 2) for n, v in ms.items()} or "-",
+        ", ".join(f"{t:.1f}" for t in rt.warmup_ms),
+    )
     return rt

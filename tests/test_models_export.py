@@ -23,6 +23,7 @@ from models import (
     export_torchscript,
     load_runtime,
 )
+from models.backends import onnxruntime_available
 
 CONTEXT = 6
 
@@ -223,11 +224,13 @@ FRESH = textwrap.dedent(
     import numpy as np
     from models import load_runtime
     ref = np.load(sys.argv[1])
-    for path in sys.argv[2:]:
-        rt = load_runtime(path, device="cpu", threads=1)
+    for arg in sys.argv[2:]:
+        path, backend = arg.split("@")
+        rt = load_runtime(path, device="cpu", threads=1, backend=backend)
+        assert rt.backend == backend, (rt.backend, backend)
         probs, gates = rt.predict_batch(ref["eeg"], ref["eye"], ref["eeg_mask"], ref["eye_mask"])
         d = max(np.abs(probs - ref["probs"]).max(), np.abs(gates - ref["gates"]).max())
-        print(path, rt.kind, "max_abs_diff", d)
+        print(path, rt.backend, "max_abs_diff", d)
         if not d < 1e-5:
             sys.exit(1)
     """
@@ -235,6 +238,10 @@ FRESH = textwrap.dedent(
 
 
 def test_fresh_process_reproduces_eager(trained, tmp_path):
+    """Every backend ``auto`` can choose here (TorchScript, ONNX Runtime when installed,
+    torch.export) gives the eager outputs, NaN and Inf in masked windows included, in a new
+    process. (AOTInductor: ``auto`` only takes an already compiled package, and compiling
+    takes minutes, so it is checked by bench/bench_model.py, not here.)"""
     model, contract = trained
     inputs = _raw_inputs(seed=11)
     probs, gates = _eager(model, contract, *inputs)
@@ -242,11 +249,12 @@ def test_fresh_process_reproduces_eager(trained, tmp_path):
     np.savez(
         ref, **dict(zip(("eeg", "eye", "eeg_mask", "eye_mask"), inputs)), probs=probs, gates=gates
     )
-    paths = [
-        str(export_torchscript(model, contract, tmp_path / "m.pt")),
-        str(export_pt2(model, contract, tmp_path / "m.pt2")),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    pt = export_torchscript(model, contract, tmp_path / "m.pt")
+    pt2 = export_pt2(model, contract, tmp_path / "m.pt2")
+    found = load_runtime(pt, device="cpu", threads=1, warmup=0).max_diff
+    assert ("onnx" in found) == onnxruntime_available()
+    paths = [f"{pt}@{b}" for b in found] + [f"{pt2}@export"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CMT_LIVE_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(
         [sys.executable, "-W", "ignore::DeprecationWarning", "-c", FRESH, str(ref), *paths],
         capture_output=True,
@@ -255,7 +263,44 @@ def test_fresh_process_reproduces_eager(trained, tmp_path):
         env=env,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("max_abs_diff") == 2
+    assert proc.stdout.count("max_abs_diff") == len(paths)
+
+
+@pytest.mark.skipif(not onnxruntime_available(), reason="onnxruntime not installed")
+def test_auto_drops_a_backend_that_differs_from_eager(trained, tmp_path):
+    """A file whose ONNX form was swapped for another model's: ``auto`` measures the
+    difference from the recorded eager outputs and keeps TorchScript; naming onnx fails in
+    one line."""
+    model, contract = trained
+    good = export_torchscript(model, contract, tmp_path / "good.pt")
+    torch.manual_seed(5)
+    other = export_torchscript(
+        CrossModalTransformer(model.config).eval(), contract, tmp_path / "o.pt"
+    )
+    extra = {"contract.json": "", "check.npz": "", "model.onnx": ""}
+    module = torch.jit.load(str(good), _extra_files=extra)
+    swapped = {"model.onnx": ""}
+    torch.jit.load(str(other), _extra_files=swapped)
+    extra["model.onnx"] = swapped["model.onnx"]
+    torch.jit.save(module, str(tmp_path / "bad.pt"), _extra_files=extra)
+    rt = load_runtime(tmp_path / "bad.pt", device="cpu", threads=1, warmup=0)
+    assert rt.backend == "torchscript" and rt.max_diff["onnx"] > 1e-3
+    with pytest.raises(ValueError, match=r"backend 'onnx' differs from the model's eager outputs"):
+        load_runtime(tmp_path / "bad.pt", device="cpu", threads=1, backend="onnx")
+    ok = load_runtime(good, device="cpu", threads=1, backend="onnx", warmup=0)
+    assert ok.backend == "onnx" and ok.max_diff["onnx"] <= 1e-5
+
+
+def test_unavailable_backend_says_why(trained, tmp_path):
+    model, contract = trained
+    pt = export_torchscript(model, contract, tmp_path / "m.pt", with_onnx=False)
+    with pytest.raises(ValueError, match=r"backend 'onnx' is unavailable .* carries no ONNX form"):
+        load_runtime(pt, device="cpu", backend="onnx")
+    with pytest.raises(ValueError, match=r"backend 'aoti' is unavailable .* TorchScript file"):
+        load_runtime(pt, device="cpu", backend="aoti")
+    with pytest.raises(ValueError, match=r"backend='fast' is invalid"):
+        load_runtime(pt, device="cpu", backend="fast")
+    assert load_runtime(pt, device="cpu", warmup=0).backend == "torchscript"
 
 
 # ------------------------------------------------------------------------------ errors
