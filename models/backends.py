@@ -185,8 +185,8 @@ def max_difference(module, check: tuple[tuple, dict], device: torch.device) -> f
 
 def time_backends(modules: dict, inputs: tuple, n_calls: int = N_CHOOSE_CALLS) -> dict:
     """Median ms per call of each module at ``inputs``, calls interleaved round by round so
-    that load from other processes hits them alike, after five untimed calls each (TorchScript
-profiles its first calls, then optimises)."""
+        that load from other processes hits them alike, after five untimed calls each (TorchScript
+    profiles its first calls, then optimises)."""
     times: dict[str, list[float]] = {name: [] for name in modules}
     with torch.no_grad():
         for module in modules.values():
