@@ -17,6 +17,7 @@ flagged), so losing the EEG does not stop the monitor.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -37,8 +38,9 @@ from .windowing import GAZE_COLUMNS, WindowCutter
 #: Gaze samples held per second of ``buffer_s`` (the fastest trackers we expect, 500 Hz).
 _GAZE_BUFFER_RATE = 500
 
-#: A window ready for the model: its features, its context and the feature time in ms.
-Prepared = tuple[FeatureFrame, Context, float]
+#: A window ready for the model: its features, its context and its latency budget so far (ms:
+#: ``wait_eeg``, ``wait_gaze``, ``queue``, ``features``; see ``Prediction.budget``).
+Prepared = tuple[FeatureFrame, Context, dict]
 
 
 class Pipeline:
@@ -101,6 +103,10 @@ class Pipeline:
         self.n_predictions = 0
         self.n_windows = 0
         self._t_last_end: float | None = None  # end of the newest window cut
+        # (newest EEG stamp, clock) after each push that brought EEG: when each window's last
+        # sample arrived, for the latency budget. Bounded in case no window is cut for long.
+        self._eeg_arrivals: deque[tuple[float, float]] = deque(maxlen=20000)
+        self._cut_at: dict[float, tuple[float, float]] = {}  # t_end -> (eeg ready, cut) clock
 
     # --- sinks -------------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
@@ -123,7 +129,11 @@ class Pipeline:
     def push(self, batch: Batch) -> None:
         """EEG, gaze, markers and stream events of one batch, in that order."""
         if batch.eeg_ts.size:
+            t_arrival = self.clock()
             self.eeg.push(batch.eeg, batch.eeg_ts)
+            newest = self.eeg.buffer.newest_timestamp
+            if newest is not None:
+                self._eeg_arrivals.append((newest, t_arrival))
         if batch.gaze_ts.size:
             self._push_gaze(batch.gaze, batch.gaze_ts)
         for t, label in batch.markers:
@@ -175,12 +185,28 @@ class Pipeline:
             )
         if windows:
             self._t_last_end = windows[-1].t_end
+            t_cut = self.clock()
+            period = 1.0 / self.settings.spec.sfreq
+            arrivals = self._eeg_arrivals
+            for w in windows:
+                # The first push after which the buffer held the window's last sample.
+                while arrivals and arrivals[0][0] < w.t_end - period - 1e-9:
+                    arrivals.popleft()
+                ready = arrivals[0][1] if arrivals else t_cut  # eye-only: no EEG wait
+                self._cut_at[w.t_end] = (min(ready, t_cut), t_cut)
         return windows
 
     def prepare(self, window: Window) -> Prepared | None:
         """Features and model context of one window; None when the context has no usable
         window (a ``no_valid_context`` event is sent to the sinks instead)."""
         t0 = time.perf_counter()
+        t_start = self.clock()
+        ready, t_cut = self._cut_at.pop(window.t_end, (t_start, t_start))
+        budget = {
+            "wait_eeg": (ready - window.t_end) * 1e3,
+            "wait_gaze": (t_cut - ready) * 1e3,
+            "queue": (t_start - t_cut) * 1e3,
+        }
         self.n_windows += 1
         frame = self.featurizer.transform(window)
         for s in self.sinks:
@@ -194,7 +220,8 @@ class Pipeline:
                 frame.t_end,
             )
             return None
-        return frame, ctx, (time.perf_counter() - t0) * 1e3
+        budget["features"] = (time.perf_counter() - t0) * 1e3
+        return frame, ctx, budget
 
     def predict(self, prepared: Sequence[Prepared]) -> list[Prediction]:
         """Run the model once on prepared windows and send each prediction to the sinks.
@@ -212,8 +239,8 @@ class Pipeline:
         probs, gates = self.runtime.predict_batch(*(np.concatenate(a) for a in zip(*fitted)))
         ms = (time.perf_counter() - t0) * 1e3 / len(prepared)
         return [
-            self._finish(f, c, p, g, feature_ms + ms)
-            for (f, c, feature_ms), p, g in zip(prepared, probs, gates)
+            self._finish(f, c, p, g, {**budget, "model": ms})
+            for (f, c, budget), p, g in zip(prepared, probs, gates)
         ]
 
     def process(self, batch: Batch) -> list[Prediction]:
@@ -226,7 +253,7 @@ class Pipeline:
                 out += self.predict([prepared])
         return out
 
-    def _finish(self, frame: FeatureFrame, ctx: Context, probs, gates, ms: float) -> Prediction:
+    def _finish(self, frame: FeatureFrame, ctx: Context, probs, gates, budget: dict) -> Prediction:
         flags = set(frame.flags)
         if not ctx.has_eye:
             flags.add(Flag.EYE_MISSING)
@@ -240,10 +267,13 @@ class Pipeline:
             label=CLASS_NAMES[int(np.argmax(probs))],
             flags=frozenset(flags),
             t_computed=self.clock(),
-            compute_ms=ms,
+            compute_ms=budget["features"] + budget["model"],
             n_context=ctx.n_valid,
+            budget=budget,
         )
         self.n_predictions += 1
+        t0 = time.perf_counter()
         for s in self.sinks:
+            budget["sinks"] = (time.perf_counter() - t0) * 1e3  # the sinks before this one
             s.on_prediction(pred)
         return pred

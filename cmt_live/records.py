@@ -194,6 +194,18 @@ class Prediction:
         Feature + model time for this step, milliseconds.
     n_context : int
         Windows in the model context (valid ones).
+    budget : dict of str to float
+        Where the time from ``t_end`` to the prediction went, ms, in :data:`BUDGET_KEYS`
+        order (pipeline clock; meaningful live, where it is the LSL clock):
+
+        - ``wait_eeg``: ``t_end`` until the EEG buffer held the window's last sample (the
+          resampler's delay, transport, the loop's wake-up);
+        - ``wait_gaze``: then until the window was cut (gaze passing its end, bounded by
+          ``gaze_wait_s``);
+        - ``queue``: then until its features started (other windows due at once);
+        - ``features`` and ``model`` (its share of the model call);
+        - ``sinks``: time in the sinks called before the one reading it (the session log is
+          added last, so it sees the outlet's and the monitor's time).
     """
 
     t_end: float
@@ -204,6 +216,7 @@ class Prediction:
     t_computed: float = 0.0
     compute_ms: float = 0.0
     n_context: int = 0
+    budget: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         probs = _frozen(self.probs, np.float64)
@@ -220,6 +233,10 @@ class Prediction:
     @property
     def confidence(self) -> float:
         return float(self.probs.max())
+
+
+#: The parts of a prediction's latency budget (:attr:`Prediction.budget`), in order.
+BUDGET_KEYS = ("wait_eeg", "wait_gaze", "queue", "features", "model", "sinks")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from features.seedv import CLASS_NAMES
 from models.jsonsafe import jsonable
 
 from ._logging import logger
-from .records import MODALITIES, FeatureFrame, Prediction, StreamHealth
+from .records import BUDGET_KEYS, MODALITIES, FeatureFrame, Prediction, StreamHealth
 
 
 class Sink:
@@ -92,6 +92,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "true_label",
     "event",
     "message",
+    # Where the latency went (Prediction.budget), ms.
+    *(f"ms_{k}" for k in BUDGET_KEYS),
 )
 
 
@@ -277,6 +279,7 @@ class SessionLog(Sink):
             "flags": "|".join(flags),
             "n_context": str(pred.n_context),
             "true_label": true or "",
+            **{f"ms_{k}": _fmt(v, 3) for k, v in pred.budget.items()},
         }
         obj = {
             "t_end": pred.t_end,
@@ -290,6 +293,7 @@ class SessionLog(Sink):
             "flags": flags,
             "n_context": pred.n_context,
             "true_label": true,
+            "budget_ms": dict(pred.budget),
         }
         self.n_predictions += 1
         self._write("prediction", row, obj)

@@ -237,3 +237,48 @@ def test_eeg_lost_mid_run_switches_to_eye_only(runtime):
         assert {Flag.EEG_MISSING, Flag.EEG_STALE} <= p.flags
         assert p.gates[0] < 1e-3 and p.gates[1] == pytest.approx(1.0, abs=1e-3)
     np.testing.assert_allclose(np.diff([p.t_end for p in preds]), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("gaze_lag_s", [0.0, 0.04])
+def test_latency_budget_says_where_the_time_went(runtime, tmp_path, gaze_lag_s):
+    """Each batch 'arrives' 2 ms after its last EEG sample (a fake clock); gaze lags the EEG
+    by ``gaze_lag_s``. The budget shows the EEG wait (arrival - window end: -3 or +2 ms with
+    two-sample chunks), the gaze wait (the lag, up to a chunk and a gaze period more), and
+    the compute parts; the session log carries it."""
+    from cmt_live.sinks import SessionLog
+
+    now = [0.0]
+    rec = Recorder()
+    log = SessionLog(tmp_path / "s.jsonl")
+    pipe = Pipeline(
+        runtime,
+        Settings.from_contract(runtime.contract, gaze_sfreq=120.0),
+        sinks=[rec, log],
+        clock=lambda: now[0],
+    )
+    eeg, ets = fake_eeg(12)
+    gts = T0 + np.arange(0, 12, 1 / 120)
+    g = np.column_stack([0 * gts, 0 * gts, 3 + 0 * gts, 3 + 0 * gts, 1 + 0 * gts])
+    for i in range(0, len(ets), 2):  # 10-ms chunks
+        t_hi = ets[i + 1]
+        now[0] = t_hi + 0.002
+        sel = (gts > t_hi - 0.01 - gaze_lag_s) & (gts <= t_hi - gaze_lag_s)
+        pipe.process(
+            Batch(eeg=eeg[i : i + 2], eeg_ts=ets[i : i + 2], gaze=g[sel], gaze_ts=gts[sel])
+        )
+    log.close()
+    assert len(rec.preds) >= 7
+    for p in rec.preds:
+        b = p.budget
+        assert list(b) == ["wait_eeg", "wait_gaze", "queue", "features", "model", "sinks"]
+        assert -3.0 - 1e-6 <= b["wait_eeg"] <= 2.0 + 1e-6, b
+        assert gaze_lag_s * 1e3 - 10 - 1e-6 <= b["wait_gaze"] <= gaze_lag_s * 1e3 + 10 + 8.4, b
+        assert b["queue"] == 0.0 and b["features"] > 0 and b["model"] > 0
+        assert b["sinks"] >= 0 and p.compute_ms == pytest.approx(b["features"] + b["model"])
+    if gaze_lag_s:
+        assert min(p.budget["wait_gaze"] for p in rec.preds) >= 25
+    import json
+
+    rows = [json.loads(r) for r in (tmp_path / "s.jsonl").read_text().splitlines()]
+    logged = [r["budget_ms"] for r in rows if r["kind"] == "prediction"]
+    assert logged[0]["wait_gaze"] == pytest.approx(rec.preds[0].budget["wait_gaze"])

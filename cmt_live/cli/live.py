@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=float, default=1.0, help="seconds between predictions")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores)")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torchscript", "onnx", "export", "aoti"),
+        help="what runs the model (default auto: the fastest one whose outputs match eager)",
+    )
     p.add_argument("--channel-map", help='renames "STREAM=MODEL,..." or a JSON file')
     p.add_argument(
         "--eeg-units",
@@ -101,6 +107,7 @@ def _contract_summary(runtime) -> dict:
     return {
         "model": str(runtime.path),
         "device": str(runtime.device),
+        "backend": runtime.backend,
         "context_len": c.context_len,
         "window_s": s.window_s,
         "sfreq": s.sfreq,
@@ -145,7 +152,9 @@ def _load_runtime(args):
     from models import load_runtime
 
     try:
-        return load_runtime(args.model, device=args.device, threads=args.threads)
+        return load_runtime(
+            args.model, device=args.device, threads=args.threads, backend=args.backend
+        )
     except (FileNotFoundError, ValueError) as err:
         print(f"cmt-live: {err}", file=sys.stderr)
         return None
@@ -212,13 +221,6 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             step_s=args.step,
             time_scale=args.time_scale,
         )
-        if args.log:
-            try:
-                log = SessionLog(args.log, window_s=spec.window_s, start_info=start_info)
-            except (ValueError, OSError) as err:
-                print(f"cmt-live: {err}", file=sys.stderr)
-                return 2
-            pipeline.add_sink(log)
         if not args.no_outlet:
             pipeline.add_sink(
                 LslOutletSink(
@@ -227,6 +229,13 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                     info={"model": Path(runtime.path).name, "window_s": spec.window_s},
                 )
             )
+        if args.log:
+            try:
+                log = SessionLog(args.log, window_s=spec.window_s, start_info=start_info)
+            except (ValueError, OSError) as err:
+                print(f"cmt-live: {err}", file=sys.stderr)
+                return 2
+            pipeline.add_sink(log)  # last: its budget_ms includes the outlet's time
         if args.record:
             recorder = _start_recorder(args, info)
             if recorder is None:
