@@ -2,7 +2,11 @@
 
 The lab's filter type and order are unpublished; we use a 4th-order Butterworth band-pass
 (second-order sections) and a Kaiser-windowed polyphase FIR for resampling (scipy's
-``resample_poly`` design).
+``resample_poly`` design). The causal form uses the MINIMUM-PHASE version of that FIR: the same
+magnitude response (within 1e-5 dB), so the same band powers and DE, but a group delay of
+~8 ms in the DE bands (1-50 Hz) instead of the linear-phase filter's 50 ms at 500-1000 Hz
+input — the latter would add 50 ms to every live prediction (``bench/bench_resampler.py``
+measures both against the zero-phase offline path).
 
 Two forms of the same filters:
 
@@ -33,14 +37,34 @@ def _bandpass_sos(sfreq: float) -> np.ndarray:
     return signal.butter(FILTER_ORDER, [lo, hi], btype="bandpass", fs=sfreq, output="sos")
 
 
+#: Band over which the causal resampler's delay is stated (the DE bands), Hz.
+DELAY_BAND_HZ = (1.0, 50.0)
+
+
 @lru_cache(maxsize=16)
-def _resample_fir(up: int, down: int) -> np.ndarray:
+def _linear_phase_fir(up: int, down: int) -> np.ndarray:
     """The anti-aliasing FIR ``resample_poly`` designs for ``up/down`` (gain ``up``)."""
     max_rate = max(up, down)
     half_len = 10 * max_rate
     h = signal.firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * up
     h.flags.writeable = False
     return h
+
+
+@lru_cache(maxsize=16)
+def _resample_fir(up: int, down: int) -> np.ndarray:
+    """The causal resampler's FIR: the minimum-phase form of :func:`_linear_phase_fir`, same
+    length and magnitude response (homomorphic method, full length)."""
+    h = signal.minimum_phase(_linear_phase_fir(up, down), method="homomorphic", half=False)
+    h.flags.writeable = False
+    return h
+
+
+def fir_delay_s(h: np.ndarray, fs: float) -> float:
+    """Median group delay of FIR ``h`` (at rate ``fs``) over :data:`DELAY_BAND_HZ`, seconds."""
+    f = np.linspace(*DELAY_BAND_HZ, 50)
+    _, gd = signal.group_delay((h, [1.0]), w=f, fs=fs)
+    return float(np.median(gd)) / fs
 
 
 def _ratio(sfreq_in: float, sfreq_out: float) -> tuple[int, int]:
@@ -108,8 +132,9 @@ class StreamingPreprocessor:
     Attributes
     ----------
     delay_s : float
-        Group delay of the resampling FIR, seconds (the band-pass adds a frequency-dependent
-        delay of a few ms in the bands of interest). Output sample ``m`` describes input time
+        Group delay of the (minimum-phase) resampling FIR, seconds: its median over 1-50 Hz,
+        ~8 ms at 500 or 1000 Hz input (it rises to ~14 ms at 75 Hz; the band-pass adds a
+        frequency-dependent delay of a few ms too). Output sample ``m`` describes input time
         ``t_first + m / sfreq_out - delay_s``.
     """
 
@@ -121,7 +146,7 @@ class StreamingPreprocessor:
         self.sfreq_out = float(sfreq_out)
         self.up, self.down = _ratio(self.sfreq_in, self.sfreq_out)
         self._h = _resample_fir(self.up, self.down) if (self.up, self.down) != (1, 1) else None
-        self.delay_s = 0.0 if self._h is None else (len(self._h) - 1) / 2 / self.up / sfreq_in
+        self.delay_s = 0.0 if self._h is None else fir_delay_s(self._h, sfreq_in * self.up)
         self._sos = _bandpass_sos(self.sfreq_out)
         self.reset()
 

@@ -39,3 +39,31 @@ def test_errors():
         StreamingPreprocessor(2, 50.0)
     with pytest.raises(ValueError, match=r"chunk must be \(2, n_new\); got \(3, 10\)"):
         StreamingPreprocessor(2, 200.0).push(np.zeros((3, 10)))
+
+
+@pytest.mark.parametrize("sfreq", [1000.0, 500.0])
+def test_causal_resampler_is_minimum_phase_with_the_stated_delay(sfreq):
+    """The live resampler keeps resample_poly's magnitude response but not its 50-ms delay:
+    a 10 Hz sinusoid comes out (resampler alone) delayed by ``delay_s`` (~8 ms, within
+    0.5 ms), at the linear-phase filter's gain."""
+    from features import preprocess as pp
+
+    pre = StreamingPreprocessor(1, sfreq)
+    assert 0.005 < pre.delay_s < 0.012
+    t = np.arange(int(10 * sfreq)) / sfreq
+    y = pre._resample(np.sin(2 * np.pi * 10 * t)[None])[0]
+    t_out = np.arange(y.size) / 200.0
+    keep = t_out > 1.0
+    # Fit y = a sin(w t) + b cos(w t): phase lag -> delay.
+    w = 2 * np.pi * 10
+    basis = np.column_stack([np.sin(w * t_out[keep]), np.cos(w * t_out[keep])])
+    (a, b), *_ = np.linalg.lstsq(basis, y[keep], rcond=None)
+    delay = -np.arctan2(b, a) / w
+    assert abs(delay - pre.delay_s) < 5e-4, (delay, pre.delay_s)
+    assert np.hypot(a, b) == pytest.approx(1.0, abs=3e-3)  # the Kaiser passband ripple
+    up, down = pre.up, pre.down
+    lin, minp = pp._linear_phase_fir(up, down), pp._resample_fir(up, down)
+    f = np.linspace(0.5, 90, 200)
+    _, h_lin = pp.signal.freqz(lin, worN=f, fs=sfreq * up)
+    _, h_min = pp.signal.freqz(minp, worN=f, fs=sfreq * up)
+    np.testing.assert_allclose(np.abs(h_min), np.abs(h_lin), rtol=1e-4)
