@@ -1,10 +1,12 @@
 """The one loop: a :class:`~cmt_live.source.Source` through a :class:`~cmt_live.pipeline.Pipeline`.
 
 Live use, real-time replay (both LSL sources) and fast replay (a recording source) run this
-same loop; only the source differs. A realtime source is polled: each window is predicted as
-soon as it is cut, the loop waits ``poll_s`` after a read without EEG, and stream health goes
-to the sinks every ``health_every_s``. A recording is read to its end without waiting and the
-model runs on batches of ``batch`` windows (same windows, same features, faster).
+same loop; only the source differs. A realtime source is read as soon as it has data: after a
+read without EEG the loop blocks in the source's ``wait`` (woken by the inlets' reader threads
+when samples arrive; at most ``poll_s``), so each window is cut and predicted the moment both
+streams have passed its end; stream health goes to the sinks every ``health_every_s``. A
+recording is read to its end without waiting and the model runs on batches of ``batch``
+windows (same windows, same features, faster).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class Driver:
         Windows per model call for a non-realtime source (1 reproduces the live loop's one
         call per window). Realtime sources always predict each window at once.
     poll_s : float
-        Wait after a realtime read that brought no EEG, seconds.
+        Longest wait after a realtime read that brought no EEG, seconds (a source with a
+        ``wait(timeout_s)`` method returns earlier, when data arrives; others are polled).
     health_every_s : float
         Period of stream-health reports to the sinks, seconds (realtime sources).
     """
@@ -58,7 +61,7 @@ class Driver:
         source: Source,
         *,
         batch: int = 64,
-        poll_s: float = 0.002,
+        poll_s: float = 0.02,
         health_every_s: float = 0.5,
     ):
         if int(batch) != batch or batch < 1:
@@ -97,6 +100,7 @@ class Driver:
         t_stop = None if duration_s is None else time.monotonic() + duration_s
         t_health = 0.0
         pending: list[Prepared] = []
+        wait = getattr(source, "wait", None)
         while not self._stop.is_set():
             now = time.monotonic()
             if t_stop is not None and now >= t_stop:
@@ -117,7 +121,10 @@ class Driver:
                     t_health = now + self.health_every_s
                     pipe.emit_health(source.health())
                 if not batch.eeg_ts.size:
-                    self._stop.wait(self.poll_s)
+                    if wait is not None:
+                        wait(self.poll_s)
+                    else:
+                        self._stop.wait(self.poll_s)
         pipe.predict(pending)
         return RunStats(time.perf_counter() - t_wall, pipe.n_windows, pipe.n_predictions)
 

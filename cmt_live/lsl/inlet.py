@@ -46,6 +46,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -155,6 +156,8 @@ class StreamInput:
         self._flags = 0 if local else pylsl.proc_clocksync
         self._open_timeout_s = float(open_timeout_s)
         self.max_chunk = int(max_chunk)
+        #: Called (reader thread) after new samples reach the buffer: wakes a waiting consumer.
+        self.on_data: Callable[[], None] | None = None
         self._inlet, full = self._open_inlet(info)
         self._uid = full.uid()
         self.format = StreamFormat.of(full)
@@ -415,6 +418,8 @@ class StreamInput:
             self._event(kind, message, t)
         if not fed:
             return
+        if self.on_data is not None:
+            self.on_data()
         self._apply(self.recovery.data(now), now)
         if now >= self._t_next_offset:
             self._t_next_offset = now + 1.0

@@ -8,6 +8,7 @@ turns what they received into :class:`~cmt_live.source.Batch` records for the dr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -91,6 +92,7 @@ class LslSource:
         self.ch_names = tuple(ch_names)
         self.info: SourceInfo | None = None
         self.eeg = self.gaze = self.markers = None
+        self._data_ready = threading.Event()
         self._eeg_idx = self._gaze_idx = None
         self._t0 = 0.0
         self._clock = None
@@ -194,11 +196,18 @@ class LslSource:
         """Start the inlets' reader threads."""
         for inp in (self.eeg, self.gaze):
             if inp is not None:
+                inp.on_data = self._data_ready.set
                 inp.start()
+
+    def wait(self, timeout_s: float) -> None:
+        """Block until an inlet received samples since the last :meth:`read` (or
+        ``timeout_s``): the driver wakes on data instead of polling."""
+        self._data_ready.wait(timeout_s)
 
     # --- the Source protocol -----------------------------------------------------------------
     def read(self) -> Batch:
         """Everything received since the last call, on the pipeline's clock."""
+        self._data_ready.clear()  # before reading: data arriving from now on wakes wait()
         eeg, gaze = self.eeg, self.gaze
         data, ts = eeg.read_new()
         events, self._first_events = self._first_events, []
