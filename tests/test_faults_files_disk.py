@@ -251,3 +251,75 @@ def test_real_tmpfs_that_fills_up(tmp_path):
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["failing"] is not None and "No space left" in res["failing"]
     assert res["n"] == 201 and res["last"] == "end" and res["unwritten"] is None
+
+
+def _can_mount_tmpfs(d):
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return "needs root and unshare to mount a private tmpfs"
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {d} && echo ok"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0 or "ok" not in probe.stdout:
+        return f"cannot mount a tmpfs here: {probe.stderr.strip()}"
+    return None
+
+
+@pytest.mark.lsl
+def test_cmt_live_on_a_disk_that_fills_keeps_publishing_and_says_what_was_lost(tmp_path):
+    import uuid
+
+    import pylsl
+    from lsl_sources import start_source, stop_source
+
+    d = tmp_path / "small"
+    d.mkdir()
+    why = _can_mount_tmpfs(d)
+    if why:
+        pytest.skip(why)
+    model = make_model_file(tmp_path / "m.pt")
+    name, outlet = f"EEG-{uuid.uuid4().hex[:6]}", f"CMT-{uuid.uuid4().hex[:6]}"
+    src, _ = start_source("--name", name, "--n-channels", "62", "--seedv-labels")
+    # The tmpfs is full but for one 4 kB page: the log fills after a few predictions. The log
+    # lives in the private mount, so the shell copies it out before leaving.
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs {d} && "
+        f"(dd if=/dev/zero of={d}/filler bs=4k 2>/dev/null; truncate -s -4K {d}/filler) && "
+        f'"$@"; rc=$?; cp {d}/s.jsonl {tmp_path}/copy.jsonl; exit $rc'
+    )
+    live = [sys.executable, "-m", "cmt_live.cli.live", "--headless", "--device", "cpu"]
+    live += ["--threads", "1", "--eeg-stream", name, "--model", str(model), "--log"]
+    live += [str(d / "s.jsonl"), "--duration", "20", "--outlet-name", outlet]
+    proc = subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", script, "-", *live],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    n_published = 0
+    try:
+        found = pylsl.resolve_bypred(f"name='{outlet}'", 1, 60)
+        assert found, "the prediction outlet never appeared"
+        inlet = pylsl.StreamInlet(found[0])
+        while proc.poll() is None:
+            _, stamps = inlet.pull_chunk(timeout=0.5)
+            n_published += len(stamps)
+        _, stamps = inlet.pull_chunk(timeout=1.0)
+        n_published += len(stamps)
+        inlet.close_stream()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        err = proc.communicate()[1]
+        stop_source(src)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    text = (tmp_path / "copy.jsonl").read_text()
+    assert text.endswith("\n")  # no torn line
+    logged = sum(r["kind"] == "prediction" for r in read_log(tmp_path / "copy.jsonl"))
+    lost = [ln for ln in err.splitlines() if ln.startswith("cmt-live: session log")]
+    assert len(lost) == 1 and "rows were not written" in lost[0] and "ENOSPC" in lost[0]
+    assert "cannot write the session log" in err and "predictions go on" in err
+    # The outlet went on after the disk filled: more predictions published than logged.
+    assert n_published >= 8 and n_published > logged, (n_published, logged)
