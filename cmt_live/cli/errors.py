@@ -6,12 +6,10 @@
 - :func:`interruptible`: runs a blocking start-up step (a stream lookup that sits in liblsl for
   its whole timeout, where Python cannot deliver Ctrl-C) in a helper thread, so Ctrl-C stops
   the tool at once.
-- :func:`positive`, :func:`at_least`: argparse ``type=`` checks that name the option's range.
 """
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import threading
 import zipfile
@@ -31,7 +29,7 @@ EXIT_INTERRUPTED = 130
 
 def one_line(err: BaseException) -> str:
     """The message of ``err`` on one line (OSError: ``strerror: filename``)."""
-    if isinstance(err, OSError) and err.strerror and not isinstance(err, zipfile.BadZipFile):
+    if isinstance(err, OSError) and err.strerror:
         text = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
     else:
         text = str(err) or type(err).__name__
@@ -63,38 +61,3 @@ def interruptible(fn, *args, poll_s: float = 0.05, **kwargs):
     if "error" in box:
         raise box["error"]
     return box.get("value")
-
-
-def positive(kind=float):
-    """argparse type: a number > 0."""
-
-    def check(text: str):
-        value = _number(text, kind)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text} is invalid; it must be > 0.")
-        return value
-
-    return check
-
-
-def at_least(low: int):
-    """argparse type: an integer >= ``low``."""
-
-    def check(text: str) -> int:
-        value = _number(text, int)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{text} is invalid; it must be >= {low}.")
-        return value
-
-    return check
-
-
-def _number(text: str, kind):
-    try:
-        value = kind(text)
-    except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what}.") from None
-    if kind is float and value != value:  # NaN passes every comparison check otherwise
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number.")
-    return value
