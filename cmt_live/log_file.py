@@ -125,6 +125,7 @@ class HeldLines:
         self._held: deque[tuple[float | None, bytes]] = deque()
         self._t_held: list[float | None] = [None, None]  # time span held since the failure
         self._n_failed = 0  # lines held since the failure began
+        self._lost_before = 0  # n_lost when the failure began
         self._retry_at = 0.0
         self._wait_s = self.backoff_s[0]
         self.error: str | None = None
@@ -135,10 +136,6 @@ class HeldLines:
     @property
     def failing(self) -> bool:
         return self.error is not None
-
-    @property
-    def n_held(self) -> int:
-        return len(self._held)
 
     def add(self, line: bytes, t: float | None = None) -> None:
         """Queue one whole line (``t``: its LSL time, for reports) and write what can be."""
@@ -180,6 +177,7 @@ class HeldLines:
         self.error = f"{err.strerror or err} (errno {errno.errorcode.get(err.errno, err.errno)})"
         if first:
             self._n_failed = len(self._held)
+            self._lost_before = self.n_lost
             self._t_held = [None, None]
             for t, _ in self._held:
                 _widen(self._t_held, t)
@@ -196,12 +194,13 @@ class HeldLines:
         self._retry_at = self._clock() + self._wait_s
 
     def _recovered(self) -> None:
+        lost = self.n_lost - self._lost_before
         msg = (
-            f"the session log {self.file.path} is writable again: {self._n_failed} rows held "
-            f"during the outage{_span(*self._t_held)} are written now"
+            f"the session log {self.file.path} is writable again: {self._n_failed - lost} rows "
+            f"held during the outage{_span(*self._t_held)} are written now"
         )
-        if self.n_lost:
-            msg += f"; {self.n_lost} rows were lost{_span(*self._t_lost)} (the hold was full)"
+        if lost:
+            msg += f"; {lost} rows were lost{_span(*self._t_lost)} (the hold was full)"
         logger.warning("%s", msg)
         self._alerts.append((LOG_RECOVERED, msg))
         self.error = None

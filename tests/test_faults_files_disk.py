@@ -136,6 +136,7 @@ def test_a_full_hold_drops_the_oldest_rows_and_counts_them(tmp_path):
     log._lines._retry_at = 0.0
     log.on_prediction(pred(60.0))
     msg = next(m for k, m in log.pop_alerts() if k == LOG_RECOVERED)
+    assert "4 rows held during the outage" in msg
     assert "7 rows were lost (t 50.000 to 56.000 s)" in msg
     log.close()
     rows = read_log(path)
