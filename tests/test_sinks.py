@@ -135,7 +135,7 @@ def test_outlet_publishes_labelled_probabilities_stamped_with_t_end():
         info = pylsl.resolve_bypred(f"name='{name}'", 1, 5.0)[0]
         inlet = pylsl.StreamInlet(info)
         full = inlet.info(timeout=5.0)
-        assert full.type() == "Emotion" and full.channel_count() == 7
+        assert full.type() == "Emotion" and full.channel_count() == 8
         labels = []
         ch = full.desc().child("channels").child("channel")
         while not ch.empty():
@@ -150,7 +150,7 @@ def test_outlet_publishes_labelled_probabilities_stamped_with_t_end():
         sink.on_prediction(pred(t_end))
         sample, ts = inlet.pull_sample(timeout=5.0)
         assert ts == pytest.approx(t_end, abs=1e-6)
-        np.testing.assert_allclose(sample, [0.1, 0.1, 0.1, 0.1, 0.6, 0.7, 0.3], atol=1e-6)
+        np.testing.assert_allclose(sample, [0.1, 0.1, 0.1, 0.1, 0.6, 0.7, 0.3, 0], atol=1e-6)
         inlet.close_stream()
     finally:
         sink.close()

@@ -51,6 +51,29 @@ def build_parser() -> argparse.ArgumentParser:
         dest="eeg_units",
         help="override the EEG units the stream declares (uV, V, mV)",
     )
+    p.add_argument(
+        "--fill-missing",
+        type=int,
+        default=0,
+        metavar="N",
+        help="interpolate up to N missing EEG channels from the montage (spherical splines; "
+        "at most 20%% of the model's channels; flagged eeg_interpolated)",
+    )
+    p.add_argument(
+        "--pupil-scale",
+        type=float,
+        default=1.0,
+        metavar="K",
+        help="multiply both pupil columns by K (a tracker whose pupil unit differs from the "
+        "model's)",
+    )
+    p.add_argument(
+        "--implausible",
+        choices=("mask", "flag"),
+        default="mask",
+        help="windows with implausible EEG/eye units: withhold that modality from the model "
+        "(mask) or predict from it anyway (flag); both are flagged",
+    )
     p.add_argument("--eeg-source-id", help="pin the EEG stream by source_id")
     p.add_argument("--eye-source-id", help="pin the gaze stream by source_id")
     p.add_argument("--eeg-hostname", help="pin the EEG stream by hostname")
@@ -113,6 +136,10 @@ def _contract_summary(runtime) -> dict:
 
 
 def _validate(args, parser) -> None:
+    if args.fill_missing < 0:
+        parser.error(f"--fill-missing {args.fill_missing} is invalid; it must be >= 0.")
+    if not args.pupil_scale > 0:
+        parser.error(f"--pupil-scale {args.pupil_scale} is invalid; it must be > 0.")
     if args.fast and not args.replay:
         parser.error("--fast goes with --replay FILE.")
     if args.gaze and not args.replay:
@@ -186,6 +213,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_hostname=args.eeg_hostname,
             eye_hostname=args.eye_hostname,
             channel_map=args.channel_map,
+            fill_missing=args.fill_missing,
             eeg_unit=args.eeg_units,
             resolve_timeout_s=args.resolve_timeout,
             time_scale=args.time_scale,
@@ -197,7 +225,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     try:
         try:
             info = source.open()
-            driver = Driver.for_source(runtime, source, step_s=args.step)
+            driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         except (StreamResolutionError, ContractError, ValueError) as err:
             print(f"cmt-live: {err}", file=sys.stderr)
             return 2
@@ -209,6 +237,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_sfreq=info.eeg.sfreq,
             eye_stream=info.gaze.name if info.gaze else None,
             marker_stream=info.markers,
+            filled_channels=list(info.filled_channels),
             step_s=args.step,
             time_scale=args.time_scale,
         )
@@ -343,10 +372,12 @@ def _run_fast_replay(args, runtime) -> int:
             marker_stream=args.marker_stream,
             channel_map=args.channel_map,
             eeg_unit=args.eeg_units,
+            fill_missing=args.fill_missing,
         )
-        driver = Driver.for_source(runtime, source, step_s=args.step)
+        driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         if args.log:
-            info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True}
+            info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
+                    "filled_channels": list(source.info.filled_channels)}  # fmt: skip
             log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
             driver.pipeline.add_sink(log)
     except (ContractError, ValueError, FileNotFoundError, OSError) as err:
@@ -364,7 +395,19 @@ def _run_fast_replay(args, runtime) -> int:
         + (f", accuracy vs markers {acc:.1%}" if acc is not None else "")
         + (f", log {args.log}" if args.log else "")
     )
+    pipe = driver.pipeline
+    for modality, reason in pipe.implausible_reasons.items():
+        print(
+            f"cmt-live: warning: {pipe.n_implausible[modality]} of {pipe.n_windows} windows: "
+            f"{reason}",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _unit_settings(args) -> dict:
+    """The Settings fields the unit options set."""
+    return {"pupil_scale": args.pupil_scale, "implausible": args.implausible}
 
 
 def _run_headless(driver, args, spec) -> int:
