@@ -7,14 +7,19 @@ every window before its features are computed and say what is wrong and which op
 
 Bounds (and why)
 ----------------
-- **EEG**: the median over channels of each channel's standard deviation in the window (volts,
-  after the SEED-V 1-75 Hz band-pass when the model preprocesses; the standard deviation
-  removes any DC offset otherwise) must lie in ``EEG_RMS_RANGE_V`` = 0.1 µV ... 1 mV. Scalp EEG
-  is ~5-100 µV RMS in that band; amplifier noise alone is ~0.5-2 µV RMS, so a median channel
-  below 0.1 µV is not an EEG, and movement or muscle artefacts reach a few hundred µV on some
-  channels but not on the median one. Unit mistakes move the RMS by factors of 10^3 (mV/µV)
-  or 10^6 (V/µV), far outside the range, so the bounds can be wide and still catch them. The
-  median ignores a few flat or saturated channels (flagged separately as ``eeg_flat``).
+- **EEG**: the median over channels of each channel's robust RMS (1.4826 x the median absolute
+  deviation: the standard deviation of Gaussian noise) over the second half of the window, in
+  volts after the model's preprocessing (the SEED-V 1-75 Hz band-pass), must lie in
+  ``EEG_RMS_RANGE_V`` = 0.1 µV ... 1 mV. Scalp EEG is ~5-100 µV RMS in that band; amplifier
+  noise alone is ~0.5-2 µV, so a median channel below 0.1 µV is not an EEG, and movement or
+  muscle artefacts reach a few hundred µV on some channels but not on the median one. Unit
+  mistakes move the RMS by factors of 10^3 (mV/µV) or 10^6 (V/µV), far outside the range, so
+  the bounds can be wide and still catch them. The median ignores a few flat or saturated
+  channels (flagged separately as ``eeg_flat``). The second half and the robust scale keep
+  out the causal resampler's and band-pass's start transient: a DC-coupled amplifier's offset
+  (BioSemi: up to ±260 mV) rings for ~2 s after a stream (re)starts: a 250 mV offset reads
+  28 mV as the standard deviation of the first 4-s window, 0.15 mV this way (measured at 1000
+  and 2048 Hz; ``tests/test_plausibility.py::test_dc_offset_start_transient_is_not_flagged``).
 - **Pupil**: the window's median pupil size of each eye, as a z-score against the model's
   normaliser statistics of ``pupil1_mean`` / ``pupil2_mean`` (the contract's ``eye_mean`` and
   ``eye_std``: the same quantity, per training window), must satisfy ``|z| <= PUPIL_Z_MAX`` =
@@ -68,7 +73,8 @@ def eeg_problem(eeg: np.ndarray) -> str | None:
     Parameters
     ----------
     eeg : array of shape (n_channels, n_times)
-        Volts (after the model's preprocessing). Non-finite windows are not judged (None).
+        Volts (after the model's preprocessing); the second half is judged. Non-finite windows
+        are not judged (None).
 
     Returns
     -------
@@ -76,9 +82,11 @@ def eeg_problem(eeg: np.ndarray) -> str | None:
         One line: the measured RMS, the range, the likely cause and the option that fixes it.
     """
     x = np.asarray(eeg, dtype=np.float64)
+    x = x[:, x.shape[1] // 2 :]
     if x.size == 0 or not np.isfinite(x).all():
         return None
-    rms = float(np.median(x.std(axis=1)))
+    mad = np.median(np.abs(x - np.median(x, axis=1, keepdims=True)), axis=1)
+    rms = float(np.median(1.4826 * mad))
     lo, hi = EEG_RMS_RANGE_V
     if lo <= rms <= hi:
         return None
@@ -99,7 +107,7 @@ def eeg_problem(eeg: np.ndarray) -> str | None:
     else:
         cause = "every channel is flat: the amplifier sends zeros or the electrodes are off"
     return (
-        f"implausible EEG units: median channel RMS {_fmt_volts(rms)}, outside the "
+        f"implausible EEG units: median channel RMS {_fmt_volts(rms)} (robust), outside the "
         f"physiological {rng}; {cause}."
     )
 
