@@ -45,7 +45,9 @@ def parse_unit(unit: str | None) -> float | None:
     ----------
     unit : str | None
         ``"V"``, ``"volts"``, ``"mV"``, ``"uV"``, ``"µV"``, ``"microvolts"``, ``"nV"``, ... (case
-        and surrounding spaces ignored). Empty or None means "not declared".
+        and surrounding spaces ignored), or a positive number: volts per sample unit (``"1e-12"``
+        rescales a file whose reader returns µV 10^6 times too large). Empty or None means
+        "not declared".
 
     Returns
     -------
@@ -61,10 +63,17 @@ def parse_unit(unit: str | None) -> float | None:
     if unit is None or not unit.strip():
         return None
     key = unit.strip().lower()
+    try:
+        factor = float(key)
+    except ValueError:
+        factor = None
+    if factor is not None and np.isfinite(factor) and factor > 0:
+        return factor
     if key not in _UNIT_SCALES:
         raise ValueError(
             f"Unknown EEG unit {unit!r}; expected one of V, volts, mV, uV, \u00b5V, microvolts, "
-            "nV. Override it with --eeg-unit (e.g. --eeg-unit uV)."
+            "nV, or a factor to volts (e.g. 1e-6). Override it with --eeg-unit (e.g. --eeg-unit "
+            "uV)."
         )
     return _UNIT_SCALES[key]
 

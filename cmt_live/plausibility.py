@@ -95,14 +95,15 @@ def eeg_problem(eeg: np.ndarray) -> str | None:
     rng = f"{lo / _UV:g}-{hi / _UV:g} µV"
     if rms > hi:
         cause = (
-            f"~10^{3 * k} times too large: the stream probably sends µV (or mV) while V is "
-            "declared or assumed; set --eeg-units uV (or mV), or fix the unit the stream declares"
+            f"~10^{3 * k} times too large: the samples are probably µV (or mV) read as V; set "
+            "--eeg-units uV (or mV), or fix the unit the stream declares (a file whose reader "
+            f"misreads its calibration: --eeg-units 1e-{3 * k + 6} rescales its µV)"
         )
     elif rms > 0:
         cause = (
-            f"~10^{-3 * k} times too small: the stream probably sends V while µV is declared "
-            "or assumed (no unit declared means µV); set --eeg-units V, or fix the declared "
-            "unit; or the electrodes are disconnected"
+            f"~10^{-3 * k} times too small: the samples are probably V read as µV (no unit "
+            "declared means µV); set --eeg-units V, or fix the declared unit; or the "
+            "electrodes are disconnected"
         )
     else:
         cause = "every channel is flat: the amplifier sends zeros or the electrodes are off"

@@ -82,6 +82,7 @@ def test_eeg_rms_bounds_on_noise_of_known_rms():
     high = eeg_problem(noise(60.0))  # µV samples read as volts: 60 "V"
     assert re.search(r"median channel RMS (59\.\d|60\.?\d?) V", high), high
     assert "--eeg-units uV" in high and "10^6 times too large" in high
+    assert "--eeg-units 1e-12" in high  # a file read in µV 10^6 times too large
     low = eeg_problem(noise(20e-12))  # volt samples read as µV
     assert "--eeg-units V" in low and "10^6 times too small" in low
     assert "flat" in eeg_problem(np.zeros((62, 800)))
@@ -324,3 +325,25 @@ def test_live_lsl_stream_at_60_volts_is_flagged_and_never_predicted(tmp_path, mo
     assert "FC3, T7, PZ, CB1, CB2" in events[Flag.EEG_INTERPOLATED]
     assert Flag.NO_VALID_CONTEXT in events  # EEG-only and the EEG withheld: no prediction
     assert not [r for r in rows if r["kind"] == "prediction"]
+
+
+def test_cmt_dataset_refuses_a_recording_in_wrong_units(tmp_path, capsys):
+    """A lab recording whose EEG declares volts for µV samples must not become training data."""
+    from dataclasses import replace
+
+    from cmt_live.cli.dataset import main as dataset_main
+    from cmt_live.io.xdf import read_xdf
+    from cmt_live.sim.streams import SimSessionSettings, record_session
+
+    path = record_session(SimSessionSettings(subject=1, session=1, trial_s=12.0),
+                          tmp_path / "s.xdf", 30.0)  # fmt: skip
+    streams = read_xdf(path)
+    eeg = next(s for s in streams if s.type == "EEG")
+    scale = {"microvolts": 1.0, "volts": 1e6}[eeg.units[0]]  # the samples in µV
+    wrong = replace(eeg, data=eeg.data * scale, units=["volts"] * eeg.n_channels)
+    bad = write_xdf(tmp_path / "bad.xdf", [wrong if s is eeg else s for s in streams])
+    assert dataset_main(["--out", str(tmp_path / "d"), f"{bad}:1:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.xdf" in err
+    assert "implausible EEG units" in err and "--eeg-units uV" in err
+    assert dataset_main(["--out", str(tmp_path / "ok"), f"{path}:1:1"]) == 0
