@@ -191,6 +191,14 @@ class Pipeline:
             windows = self.cutter.cut_eye_only(
                 self.gaze_buffer, after=self._t_last_end, gaze_gaps=batch.gaze_gaps
             )
+        if self._t_last_end is not None and windows and windows[0].t_end <= self._t_last_end:
+            # EEG that stalled (stale) and then arrived late: its windows end at or before
+            # eye-only ones already predicted, and the context takes frames in time order only.
+            n = len(windows)
+            windows = [w for w in windows if w.t_end > self._t_last_end]
+            logger.info(
+                "%d late EEG window(s) skipped: eye-only windows covered them.", n - len(windows)
+            )
         if windows:
             self._t_last_end = windows[-1].t_end
         return windows
