@@ -162,7 +162,8 @@ class UnitsCheck:
                     f"gaze {'x' if p95[0] >= p95[1] else 'y'} reaches {p95.max():.4g}° from the "
                     f"screen centre (95th percentile; no tracker reports beyond ~40°, bound "
                     f"{GAZE_DEG_MAX:g}°): the columns are probably pixels, not degrees; convert "
-                    "with the screen geometry (screen size in px and cm, viewing distance)"
+                    "with the screen geometry (a file: --gaze-units px or norm with --screen-px, "
+                    "--screen-cm and --distance-cm; a live stream: at its source)"
                 )
         for i, (mean, std) in enumerate(self._pupil_ref):
             p = g[:, 2 + i]
