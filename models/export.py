@@ -7,9 +7,10 @@ contract's normalisation itself (buffers), so the file alone reproduces the mode
 ``{"logits": (B, C), "probs": (B, C), "gates": (B, 2)}``, ``1 <= T <= config.max_len``.
 
 Two formats: TorchScript (scripted + frozen, ``.pt``; deprecated upstream but what the live
-monitor ships) and ``torch.export`` (``.pt2``), both with ``contract.json`` embedded, and with
-``check.npz`` (check inputs and the eager outputs on them); ``.pt`` files also carry the module
-as ONNX (``model.onnx``) for the ``onnx`` backend (:mod:`models.backends`).
+monitor ships) and ``torch.export`` (``.pt2``), both with ``contract.json`` and
+``integrity.json`` (a hash of every member, checked at load: :mod:`models.integrity`) embedded,
+and with ``check.npz`` (check inputs and the eager outputs on them); ``.pt`` files also carry
+the module as ONNX (``model.onnx``) for the ``onnx`` backend (:mod:`models.backends`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from torch import nn
 
 from .backends import CHECK_FILE, ONNX_FILE, check_bytes, onnx_bytes
 from .contract import NORM_KEYS, ModelContract
+from .integrity import INTEGRITY_FILE, integrity_record, verify_model_file
 from .transformer import CrossModalTransformer
 
 logger = logging.getLogger("cmt_live")
@@ -115,6 +117,23 @@ def _atomic_target(path: str | os.PathLike) -> tuple[Path, Path]:
     return path, path.with_name(f"{path.stem}.tmp{path.suffix}")
 
 
+def _save_with_integrity(save, extra: dict, tmp: Path) -> None:
+    """``save(extra_files)`` twice: once to hash the archive (program, weights, ``extra``:
+    contract, check record, ONNX form), once more with that hash embedded as
+    ``integrity.json`` (:mod:`models.integrity`)."""
+    extra = dict(extra)
+    save(extra)
+    extra[INTEGRITY_FILE] = integrity_record(tmp)
+    save(extra)
+    try:
+        verify_model_file(tmp)  # the two saves must agree on every hashed member
+    except ValueError as err:
+        raise RuntimeError(
+            f"{tmp}: the saved archive differs from the hashed one ({err}); this is a bug in "
+            "the export, please report it with the torch version."
+        ) from err
+
+
 def export_torchscript(
     model: CrossModalTransformer,
     contract: ModelContract,
@@ -154,7 +173,7 @@ def export_torchscript(
         if raw is not None:
             extra[ONNX_FILE] = raw
     path, tmp = _atomic_target(path)
-    torch.jit.save(frozen, str(tmp), _extra_files=extra)
+    _save_with_integrity(lambda e: torch.jit.save(frozen, str(tmp), _extra_files=e), extra, tmp)
     tmp.replace(path)
     logger.info("exported TorchScript model to %s", path)
     return path
@@ -196,7 +215,7 @@ def export_pt2(
         check = check_bytes(check_in, module(*check_in))
     path, tmp = _atomic_target(path)
     extra = {CONTRACT_FILE: contract.to_json(), CHECK_FILE: check}
-    torch.export.save(program, str(tmp), extra_files=extra)
+    _save_with_integrity(lambda e: torch.export.save(program, str(tmp), extra_files=e), extra, tmp)
     tmp.replace(path)
     logger.info("exported torch.export model to %s", path)
     return path

@@ -30,6 +30,7 @@ from . import backends as bk
 from .contract import ModelContract
 from .device import resolve_device
 from .export import CONTRACT_FILE, example_inputs
+from .integrity import verify_model_file
 
 logger = logging.getLogger("cmt_live")
 
@@ -375,6 +376,9 @@ def load_runtime(
             f"Model file {path} does not exist; check the path (cmt-train "
             "writes model.pt and fold_*.pt in its run folder)."
         )
+    if zipfile.is_zipfile(path):  # else torch's loader says what the file is not
+        # Before torch reads it: torch checks no CRC, so a flipped byte would load.
+        verify_model_file(path)
     dev = resolve_device(device)
     if threads is None:
         threads = default_threads()
