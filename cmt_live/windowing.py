@@ -21,6 +21,9 @@ Every due window is cut, oldest first (a late caller catches up); if more than `
 are due at once, the older ones are skipped and that is logged. A window is held back until the
 gaze buffer has reached its end (gaze arrives with its own latency) or until the EEG is
 ``gaze_wait_s`` past it, so the gaze of a window does not depend on arrival timing either.
+"Reached" means, for a stream with a nominal rate, a sample within half a period of the end: the
+next one then falls after the end (stamps jitter far less than half a period), so waiting for
+it would add up to a period (8 ms at 120 Hz) to the latency and change nothing.
 
 An EEG inter-sample interval above ``restart_gap_periods`` periods inside a would-be window
 (an outage, a reconnect, a reset preprocessor) restarts the grid at the first sample after it:
@@ -214,6 +217,7 @@ class WindowCutter:
         eeg_gaps, gaze_gaps = list(eeg_gaps), list(gaze_gaps)
         faults = np.asarray(list(timestamp_faults), dtype=np.float64)
         n_win, n_step, period = s.n_window, s.n_step, 1.0 / s.sfreq
+        gaze_margin = 0.5 / s.gaze_sfreq if s.gaze_sfreq > 0 else 0.0
         out: list[Window] = []
         total = eeg.n_total
         if self.next_end_index is None:
@@ -259,7 +263,8 @@ class WindowCutter:
             if gaze is not None and not eye_stale:
                 g_newest = gaze.newest_timestamp
                 eeg_newest = eeg.newest_timestamp
-                if (g_newest is None or g_newest < t_end) and eeg_newest < t_end + s.gaze_wait_s:
+                passed = g_newest is not None and g_newest >= t_end - gaze_margin
+                if not passed and eeg_newest < t_end + s.gaze_wait_s:
                     break  # gaze has not caught up yet; try again on the next call
             flags: set[str] = set()
             if eeg_stale:

@@ -75,6 +75,22 @@ def test_gaze_goes_with_the_window_by_time_and_is_waited_for():
     assert ws[1].gaze_timestamps.max() < T0 + 4.5
 
 
+def test_gaze_within_half_a_period_of_the_end_closes_the_window():
+    """120 Hz gaze whose newest sample is 3 ms before the window end (< half a period): the
+    next sample falls after the end, so the window closes now, with every gaze sample it
+    can hold; 6 ms before (> half a period) it still waits."""
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, gaze_sfreq=120.0, gaze_wait_s=0.25)
+    eeg, data, ts = _eeg(820)
+    eeg.push(data, ts)
+    period = 1 / 120
+    for newest_before_end, cut in ((0.006, False), (0.003, True)):
+        last = T0 + 4.0 - newest_before_end
+        first = last - 479 * period  # 480 samples up to `last`
+        (w,) = WindowCutter(s).cut(eeg, _gaze(first, last + period / 2)) or (None,)
+        assert (w is not None) == cut
+    assert w.gaze_timestamps.size == 480 and w.gaze_timestamps.max() < w.t_end
+
+
 def test_timestamp_jump_restarts_the_grid():
     s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, max_behind=100)
     buf, data, ts = _eeg(3000, jump_at=1000)
