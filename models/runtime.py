@@ -302,7 +302,7 @@ def _candidates(path, backend, dev, threads, program, module, extra) -> tuple[di
     return found, why
 
 
-def _choose(path, backend, dev, found, why, contract, extra) -> tuple[str, dict, dict]:
+def _choose(path, backend, dev, found, contract, extra) -> tuple[str, dict, dict]:
     """(chosen backend, {backend: max |diff| vs eager}, {backend: median ms} when timed)."""
     check = bk.read_check(extra.get(bk.CHECK_FILE))
     if check is None:  # older files: the file's own program, checked at export, is the reference
@@ -397,7 +397,7 @@ def load_runtime(
     found, why = _candidates(path, backend, dev, threads, program, module, extra)
     if backend != "auto" and backend not in found:
         raise ValueError(f"backend {backend!r} is unavailable for {path}: {why[backend]}.")
-    chosen, diffs, ms = _choose(path, backend, dev, found, why, contract, extra)
+    chosen, diffs, ms = _choose(path, backend, dev, found, contract, extra)
     rt = Runtime(found[chosen], contract, dev, kind, path, backend=chosen)
     rt.max_diff, rt.backend_ms = diffs, ms
     if warmup:
