@@ -4,7 +4,9 @@ Simulates a session (``cmt-sim record``: 62-ch EEG at 200 Hz, 120 Hz gaze, marke
 file, then replays it through ``cmt_live.driver.Driver`` and a ``RecordingSource`` (what
 ``cmt-live --replay FILE --fast`` runs) with the default model preset
 (untrained weights: the cost is the same), step 1 s, on one thread. Reports the time to read the
-file and the replay speed with and without it. Target: >= 150x real time on one core.
+file and the replay speed with and without it. The model runs on batches of ``--batch``
+windows through the backend ``load_runtime(backend=--backend)`` picks (default auto: the
+fastest that matches eager). Target: >= 150x real time on one core.
 
     .venv/bin/python bench/bench_replay.py [--minutes 10] [--context-len 16]
 """
@@ -31,6 +33,7 @@ def main(argv=None) -> int:
     p.add_argument("--context-len", type=int, default=16)
     p.add_argument("--batch", type=int, default=64, help="windows per model call")
     p.add_argument("--model", type=Path, help="a model file (default: untrained default preset)")
+    p.add_argument("--backend", default="auto", help="models.load_runtime backend")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -46,7 +49,7 @@ def main(argv=None) -> int:
         model = args.model or export_untrained(
             tmp / "m.pt", preset="default", context_len=args.context_len
         )
-        runtime = load_runtime(model, threads=1)
+        runtime = load_runtime(model, threads=1, backend=args.backend)
         t0 = time.perf_counter()
         read_recording(rec)
         read_s = time.perf_counter() - t0
@@ -58,7 +61,8 @@ def main(argv=None) -> int:
     print(
         f"fast replay, {args.minutes:g} min recording (62 ch 200 Hz EEG + 120 Hz gaze), model "
         f"{args.model or 'default preset'} (d{runtime.contract.config.d_model}, "
-        f"L={runtime.contract.context_len}), step 1 s, 1 thread:\n"
+        f"L={runtime.contract.context_len}), backend {runtime.backend}, batch {args.batch}, "
+        f"step 1 s, 1 thread, load average {os.getloadavg()[0]:.1f}:\n"
         f"  {stats.n_predictions} predictions in {wall_s:.2f} s = "
         f"{source.duration_s / wall_s:.0f}x real time (target >= 150x); reading the XDF "
         f"{read_s:.2f} s, pipeline alone {source.duration_s / pipeline_s:.0f}x"
