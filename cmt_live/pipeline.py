@@ -80,7 +80,12 @@ class Pipeline:
         self.clock = clock
         spec = settings.spec
         try:
-            self.featurizer = Featurizer(spec, min_eye_coverage=settings.min_eye_coverage)
+            self.featurizer = Featurizer(
+                spec,
+                min_eye_coverage=settings.min_eye_coverage,
+                eye_policy=settings.eye_policy,
+                eye_absent=settings.eye_absent,
+            )
             self.eeg = EegConditioner(settings)
         except ValueError as err:
             raise ContractError(f"The model's feature spec cannot run live: {err}") from err

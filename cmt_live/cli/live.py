@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH.xdf",
         help="record the input streams and the prediction outlet to XDF (LabRecorder)",
     )
+    p.add_argument(
+        "--trust-release-eye-features",
+        action="store_true",
+        help="feed the eye input to a model whose eye features were not computed by cmt-live "
+        "(e.g. trained on SEED-V's released npz): by default its eye input is masked",
+    )
     p.add_argument("--log-level", default="WARNING", help="package log level")
     return p
 
@@ -109,7 +115,32 @@ def _contract_summary(runtime) -> dict:
         "smoothing": s.smoothing,
         "class_names": list(c.class_names),
         "provenance_fold": c.provenance.get("fold"),
+        "feature_source": c.feature_source,
     }
+
+
+def _eye_input(runtime, args) -> str:
+    """How the model's eye input is used, told once on stderr when it is not plainly used."""
+    source = runtime.contract.feature_source["eye"]
+    if runtime.contract.live_ready("eye"):
+        return "used"
+    if args.trust_release_eye_features:
+        print(
+            f"cmt-live: WARNING: the model's eye features are '{source}' (not computed by "
+            "cmt-live: a release's columns, whose order, units and per-clip statistics differ "
+            "from ours); --trust-release-eye-features feeds them anyway. Predictions carry the "
+            "flag eye_release_trusted.",
+            file=sys.stderr,
+        )
+        return f"trusted ({source} eye features, --trust-release-eye-features)"
+    print(
+        f"cmt-live: the model's eye features are '{source}' (not computed by cmt-live), so its "
+        "eye input is masked: EEG-only predictions, flag eye_masked_release. Train on features "
+        "cmt-live computes (cmt-dataset, cmt-sim dataset) to use the eye, or pass "
+        "--trust-release-eye-features knowingly.",
+        file=sys.stderr,
+    )
+    return f"masked ({source} eye features)"
 
 
 def _validate(args, parser) -> None:
@@ -197,13 +228,19 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     try:
         try:
             info = source.open()
-            driver = Driver.for_source(runtime, source, step_s=args.step)
+            driver = Driver.for_source(
+                runtime,
+                source,
+                step_s=args.step,
+                trust_release_eye=args.trust_release_eye_features,
+            )
         except (StreamResolutionError, ContractError, ValueError) as err:
             print(f"cmt-live: {err}", file=sys.stderr)
             return 2
         pipeline = driver.pipeline
         start_info = _contract_summary(runtime)
         start_info.update(
+            eye_input=_eye_input(runtime, args),
             eeg_stream=info.eeg.name,
             eeg_source_id=info.eeg.source_id,
             eeg_sfreq=info.eeg.sfreq,
@@ -224,7 +261,11 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 LslOutletSink(
                     args.outlet_name,
                     clock_map=source.to_lsl_time if args.time_scale != 1 else None,
-                    info={"model": Path(runtime.path).name, "window_s": spec.window_s},
+                    info={
+                        "model": Path(runtime.path).name,
+                        "window_s": spec.window_s,
+                        "eye_input": start_info["eye_input"],
+                    },
                 )
             )
         if args.record:
@@ -344,9 +385,13 @@ def _run_fast_replay(args, runtime) -> int:
             channel_map=args.channel_map,
             eeg_unit=args.eeg_units,
         )
-        driver = Driver.for_source(runtime, source, step_s=args.step)
+        driver = Driver.for_source(
+            runtime, source, step_s=args.step, trust_release_eye=args.trust_release_eye_features
+        )
+        eye_input = _eye_input(runtime, args)
         if args.log:
             info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True}
+            info["eye_input"] = eye_input
             log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
             driver.pipeline.add_sink(log)
     except (ContractError, ValueError, FileNotFoundError, OSError) as err:

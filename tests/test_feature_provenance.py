@@ -1,0 +1,223 @@
+"""Where a model's features came from: the contract's feature_source, its defaults for old
+files, and live use masking the eye input of a model trained on a release's eye columns."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cmt_live.featurize import Featurizer
+from cmt_live.records import Flag, Window
+from cmt_live.settings import ContractError, Settings
+from features.seedv import SEEDV_LABELS, SPEC_FILE
+from features.spec import FeatureSpec
+from models.config import ModelConfig
+from models.contract import ModelContract, v1_feature_source
+from models.seedv import Trial, load_feature_source, load_feature_spec, load_seedv, write_seedv
+
+CLASSES = ("Disgust", "Fear", "Sad", "Neutral", "Happy")
+
+
+def _contract(**kw) -> ModelContract:
+    cfg = ModelConfig.preset("tiny", max_len=4)
+    norm = {
+        "eeg_mean": np.zeros(310),
+        "eeg_std": np.ones(310),
+        "eye_mean": np.zeros(33),
+        "eye_std": np.ones(33),
+    }
+    return ModelContract(FeatureSpec(), norm, CLASSES, 4, cfg, **kw)
+
+
+# ------------------------------------------------------------------------------- contract
+def test_feature_source_round_trips_and_is_checked():
+    c = _contract(feature_source={"eeg": "computed", "eye": "events", "eye_absent": ["pupil1_std"]})
+    back = ModelContract.from_json(c.to_json())
+    assert back.feature_source == {"eeg": "computed", "eye": "events", "eye_absent": ["pupil1_std"]}
+    assert back.live_ready("eye") and back.to_dict()["format_version"] == 2
+    assert _contract().feature_source == {"eeg": "computed", "eye": "computed", "eye_absent": []}
+    assert not _contract(feature_source={"eeg": "release", "eye": "release"}).live_ready("eye")
+    with pytest.raises(ValueError, match=r"feature_source\['eye'\]='ours' is invalid"):
+        _contract(feature_source={"eye": "ours"})
+    with pytest.raises(ValueError, match="unknown keys"):
+        _contract(feature_source={"eye": "computed", "gaze": "computed"})
+    with pytest.raises(ValueError, match="not eye features"):
+        _contract(feature_source={"eye": "events", "eye_absent": ["pupil_area"]})
+    d = c.to_dict()
+    del d["feature_source"]
+    with pytest.raises(ValueError, match=r"lacks.*feature_source"):
+        ModelContract.from_dict(d)  # a version-2 file must say
+
+
+@pytest.mark.parametrize(
+    ("provenance", "kind"),
+    [
+        ({"feature_spec_source": "assumed: SEED-V released features (LDS-smoothed DE)"}, "release"),
+        ({"feature_spec_source": "/data/sim16/cmt_sim.json"}, "computed"),
+        ({"fold": "deployment"}, "unknown"),
+        ({}, "unknown"),
+    ],
+)
+def test_version_1_files_still_load_with_a_safe_source(provenance, kind):
+    d = _contract(provenance=provenance).to_dict()
+    d["format_version"] = 1
+    del d["feature_source"]
+    c = ModelContract.from_dict(d)
+    assert c.feature_source == {"eeg": kind, "eye": kind, "eye_absent": []}
+    assert c.feature_source == v1_feature_source(provenance)
+    # unknown is not trusted live: masking a good eye input says so, trusting a bad one lies
+    assert c.live_ready("eye") == (kind == "computed")
+
+
+def test_newer_format_is_refused():
+    d = _contract().to_dict()
+    d["format_version"] = 3
+    with pytest.raises(ValueError, match="format_version=3 is not supported"):
+        ModelContract.from_dict(d)
+
+
+# -------------------------------------------------------------------------- data directory
+def _trials(n_subjects=3, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in range(1, n_subjects + 1):
+        for k in range(45):
+            session, trial = k // 15 + 1, k % 15 + 1
+            label = SEEDV_LABELS[session - 1][trial - 1]
+            n = int(rng.integers(2, 4))
+            eeg = rng.normal(size=(n, 310)) + label
+            eye = rng.normal(size=(n, 33)) - label
+            out.append(
+                Trial(s, session, trial, eeg.astype(np.float32), eye.astype(np.float32), label)
+            )
+    return out
+
+
+def test_release_directory_is_release_and_per_clip(tmp_path):
+    write_seedv(tmp_path, _trials(1))
+    spec, why = load_feature_spec(tmp_path)
+    assert spec.smoothing == "lds" and spec.eye_stats == "clip" and "assumed" in why
+    assert load_feature_source(tmp_path) == {"eeg": "release", "eye": "release", "eye_absent": []}
+    (tmp_path / SPEC_FILE).write_text(json.dumps({"feature_spec": FeatureSpec().to_dict()}))
+    assert load_feature_source(tmp_path)["eye"] == "computed"
+    meta = {
+        "feature_spec": FeatureSpec().to_dict(),
+        "feature_source": {"eeg": "computed", "eye": "events", "eye_absent": ["pupil2_std"]},
+    }
+    (tmp_path / SPEC_FILE).write_text(json.dumps(meta))
+    assert load_feature_source(tmp_path)["eye_absent"] == ["pupil2_std"]
+    meta["feature_source"]["eye"] = "mine"
+    (tmp_path / SPEC_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"cmt_sim\.json: feature_source\['eye'\]='mine'"):
+        load_feature_source(tmp_path)
+
+
+# ------------------------------------------------------------------------ settings, features
+def test_settings_eye_policy():
+    release = _contract(feature_source={"eeg": "release", "eye": "release"})
+    assert Settings.from_contract(release).eye_policy == "masked"
+    assert Settings.from_contract(release, trust_release_eye=True).eye_policy == "trusted"
+    assert Settings.from_contract(_contract()).eye_policy == "use"
+    # per-clip statistics: refused when the eye is used as ours, fine when masked or overridden
+    clip = FeatureSpec(eye_stats="clip")
+    with pytest.raises(ContractError, match="eye_stats='window'"):
+        Settings(clip)
+    assert Settings(clip, eye_source="release").eye_policy == "masked"
+    assert Settings(clip, eye_source="unknown", trust_release_eye=True).eye_policy == "trusted"
+
+
+def _window(seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(0, 4, 1 / 120)
+    gaze = np.column_stack(
+        [rng.normal(0, 0.05, t.size), rng.normal(0, 0.05, t.size),
+         3 + 0.1 * rng.normal(size=t.size), 3 + 0.1 * rng.normal(size=t.size),
+         np.ones(t.size)]
+    )  # fmt: skip
+    eeg = rng.normal(0, 20e-6, (62, 800))
+    return Window(4.0, 4.0, eeg, 200.0, t, gaze, eeg_valid=True, eye_valid=True)
+
+
+def test_featurizer_masks_flags_and_blanks_absent_columns():
+    spec = FeatureSpec()
+    used = Featurizer(spec).transform(_window())
+    assert used.eye_valid and not {Flag.EYE_MASKED_RELEASE, Flag.EYE_RELEASE_TRUSTED} & used.flags
+    masked = Featurizer(spec, eye_policy="masked").transform(_window())
+    assert not masked.eye_valid and Flag.EYE_MASKED_RELEASE in masked.flags
+    np.testing.assert_array_equal(masked.eye, used.eye)  # still shown, never fed
+    trusted = Featurizer(spec, eye_policy="trusted").transform(_window())
+    assert trusted.eye_valid and Flag.EYE_RELEASE_TRUSTED in trusted.flags
+    absent = ("pupil1_de_0.0_0.2hz", "saccade_latency_avg_ms")
+    part = Featurizer(spec, eye_absent=absent).transform(_window())
+    idx = [spec.eye_names.index(c) for c in absent]
+    assert part.eye_valid and np.isnan(part.eye[idx]).all()
+    keep = np.setdiff1d(np.arange(33), idx)
+    np.testing.assert_array_equal(part.eye[keep], used.eye[keep])
+
+
+# --------------------------------------------------------- done when: release model live
+@pytest.fixture(scope="module")
+def release_model(tmp_path_factory):
+    """A model trained by cmt-train's LOSO on a SEED-V-layout directory without our spec."""
+    from models.train import TrainConfig
+    from models.train import run as train_run
+
+    root = tmp_path_factory.mktemp("seedv_release")
+    write_seedv(root / "data", _trials())
+    data = load_seedv(root / "data")
+    cfg = TrainConfig.from_preset("tiny", epochs=1)
+    train_run.run_loso(data, root / "run", cfg, folds_limit=1, final=False, device="cpu")
+    (model,) = sorted((root / "run").glob("fold_*.pt"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    from cmt_live.sim.streams import SimSessionSettings, record_session
+
+    out = tmp_path_factory.mktemp("rec") / "s.xdf"
+    return record_session(SimSessionSettings(subject=101, trial_s=6.0), out, 16.0)
+
+
+def _replay(model, recording, log, capsys, *extra):
+    from cmt_live.cli.live import main
+
+    rc = main(["--replay", str(recording), "--fast", "--model", str(model), "--log", str(log),
+               "--device", "cpu", *extra])  # fmt: skip
+    err = capsys.readouterr().err
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    start = next(r for r in rows if r["kind"] == "start")
+    preds = [r for r in rows if r["kind"] == "prediction"]
+    assert rc == 0 and len(preds) >= 5, err
+    return start, preds, err
+
+
+def test_release_model_runs_eeg_only_with_eye_masked_and_flagged(
+    release_model, recording, tmp_path, capsys
+):
+    from models import load_runtime
+
+    contract = load_runtime(release_model, device="cpu", warmup=0).contract
+    assert contract.feature_source == {"eeg": "release", "eye": "release", "eye_absent": []}
+    start, preds, err = _replay(release_model, recording, tmp_path / "m.jsonl", capsys)
+    assert start["eye_input"] == "masked (release eye features)"
+    assert start["feature_source"]["eye"] == "release"
+    assert "eye input is masked" in err and "--trust-release-eye-features" in err
+    for p in preds:
+        assert Flag.EYE_MASKED_RELEASE in p["flags"] and Flag.EYE_MISSING in p["flags"]
+        assert p["gates"]["eye"] == 0.0 and p["gates"]["eeg"] == pytest.approx(1.0)
+
+
+def test_release_model_uses_the_eye_when_the_user_overrides(
+    release_model, recording, tmp_path, capsys
+):
+    start, preds, err = _replay(
+        release_model, recording, tmp_path / "t.jsonl", capsys, "--trust-release-eye-features"
+    )
+    assert start["eye_input"].startswith("trusted (release eye features")
+    assert "WARNING" in err and "eye_release_trusted" in err
+    assert all(Flag.EYE_RELEASE_TRUSTED in p["flags"] for p in preds)
+    assert not any(Flag.EYE_MASKED_RELEASE in p["flags"] for p in preds)
+    assert sum(p["gates"]["eye"] > 0 for p in preds) >= len(preds) // 2
