@@ -75,9 +75,13 @@ class Featurizer:
         self.spec = spec
         self.min_eye_coverage = float(min_eye_coverage)
         self.eye_policy = eye_policy
-        self._eye_absent = np.array([spec.eye_names.index(c) for c in eye_absent], dtype=np.intp)
-        # A masked model may name other columns; its eye input is NaN then (never shown wrong).
-        self._eye_computable = tuple(spec.eye_names) == EYE_FEATURE_NAMES
+        # Frames hold the eye features in EYE_FEATURE_NAMES order (the pipeline gives the model
+        # its own order); a masked model may name other columns: NaN then, never shown wrong.
+        self._eye_computable = sorted(spec.eye_names) == sorted(EYE_FEATURE_NAMES)
+        self._eye_absent = np.array(
+            [EYE_FEATURE_NAMES.index(c) for c in eye_absent if c in EYE_FEATURE_NAMES],
+            dtype=np.intp,
+        )
         self._de = StreamingDE(spec)
         smooth = spec.smoothing == "lds"
         self._lds_eeg = CausalLDS(spec.n_eeg_features) if smooth else None

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from features.constants import EYE_FEATURE_NAMES
 from features.seedv import CLASS_NAMES
 from models.runtime import fit_to_context
 
@@ -89,6 +90,14 @@ class Pipeline:
             self.eeg = EegConditioner(settings)
         except ValueError as err:
             raise ContractError(f"The model's feature spec cannot run live: {err}") from err
+        # Frames hold the eye features in features/ order; a model file of an older column
+        # order (the same 33 names) gets its own order at the model's door.
+        names = tuple(spec.eye_names)
+        self._eye_cols = (
+            np.array([EYE_FEATURE_NAMES.index(n) for n in names])
+            if names != EYE_FEATURE_NAMES and sorted(names) == sorted(EYE_FEATURE_NAMES)
+            else None
+        )
         self.context = ContextBuffer(
             settings.context_len, spec.window_s, spec.n_eeg_features, spec.n_eye_features
         )
@@ -210,8 +219,11 @@ class Pipeline:
         # Contexts start at their oldest usable window, so lengths differ: each is cut or
         # padded to the model's length (as the runtime does for one) before they stack.
         length = self.settings.context_len
+        cols = self._eye_cols if self._eye_cols is not None else slice(None)
         fitted = [
-            fit_to_context(c.eeg[None], c.eye[None], c.eeg_mask[None], c.eye_mask[None], length)
+            fit_to_context(
+                c.eeg[None], c.eye[None][..., cols], c.eeg_mask[None], c.eye_mask[None], length
+            )
             for _, c, _ in prepared
         ]
         probs, gates = self.runtime.predict_batch(*(np.concatenate(a) for a in zip(*fitted)))

@@ -129,11 +129,12 @@ class Settings:
         else:
             policy = "trusted" if self.trust_release_eye else "masked"
         object.__setattr__(self, "eye_policy", policy)
-        if policy != "masked" and tuple(spec.eye_names) != tuple(EYE_FEATURE_NAMES):
+        # Same names in another order (a model of an older column order) are mapped by name.
+        if policy != "masked" and sorted(spec.eye_names) != sorted(EYE_FEATURE_NAMES):
             raise ContractError(
                 "The model's eye features differ from the 33 features/ computes "
-                f"({len(spec.eye_names)} names, first differences: "
-                f"{[a for a, b in zip(spec.eye_names, EYE_FEATURE_NAMES) if a != b][:3]}); "
+                f"({len(spec.eye_names)} names; not ours: "
+                f"{[a for a in spec.eye_names if a not in EYE_FEATURE_NAMES][:3]}); "
                 "retrain with features.EYE_FEATURE_NAMES."
             )
         if policy == "use" and spec.eye_stats != "window":

@@ -221,3 +221,61 @@ def test_release_model_uses_the_eye_when_the_user_overrides(
     assert all(Flag.EYE_RELEASE_TRUSTED in p["flags"] for p in preds)
     assert not any(Flag.EYE_MASKED_RELEASE in p["flags"] for p in preds)
     assert sum(p["gates"]["eye"] > 0 for p in preds) >= len(preds) // 2
+
+
+# ------------------------------------------------------------------- eye column order
+def test_model_of_the_old_eye_order_gets_its_columns_by_name(tmp_path):
+    from live_models import make_model_file
+
+    from cmt_live.context import Context
+    from cmt_live.pipeline import Pipeline
+    from cmt_live.records import FeatureFrame
+    from features.constants import EYE_FEATURE_NAMES, EYE_FEATURE_NAMES_V1
+    from models import load_runtime
+
+    assert EYE_FEATURE_NAMES != EYE_FEATURE_NAMES_V1
+    assert sorted(EYE_FEATURE_NAMES) == sorted(EYE_FEATURE_NAMES_V1)
+    spec = FeatureSpec(eye_names=EYE_FEATURE_NAMES_V1)
+    rt = load_runtime(make_model_file(tmp_path / "v1.pt", spec=spec, context_len=2), warmup=0)
+    seen = []
+
+    class Spy:
+        contract = rt.contract
+
+        def predict_batch(self, *inputs):
+            seen.append(inputs)
+            return rt.predict_batch(*inputs)
+
+    pipe = Pipeline(Spy(), Settings.from_contract(rt.contract))
+    eye = np.arange(33.0)  # frames hold features/ order: value = column in EYE_FEATURE_NAMES
+    frame = FeatureFrame(t_end=4.0, eeg=np.zeros(310), eye=eye, eeg_valid=True, eye_valid=True)
+    one = np.ones(1, np.float32)
+    ctx = Context(np.zeros((1, 310)), eye[None], one, one, np.array([4.0]))
+    (pred,) = pipe.predict([(frame, ctx, 0.0)])
+    fed = seen[0][1][0, 0]
+    assert [EYE_FEATURE_NAMES[int(v)] for v in fed] == list(EYE_FEATURE_NAMES_V1)
+    assert np.isfinite(pred.probs).all()
+    # other names are still refused
+    bad = FeatureSpec(eye_names=("pupil_area", *EYE_FEATURE_NAMES[1:]))
+    with pytest.raises(ContractError, match=r"not ours: \['pupil_area'\]"):
+        Settings(bad)
+
+
+def test_our_order_follows_seed_iv_rows():
+    from features.constants import EYE_FEATURE_NAMES, SEEDIV_EYE_ROWS
+
+    rows = [SEEDIV_EYE_ROWS[n] for n in EYE_FEATURE_NAMES]
+    assert [r for r in rows if r is not None] == list(range(31))  # SEED-IV's 31, in its order
+    assert [n for n, r in SEEDIV_EYE_ROWS.items() if r is None] == [
+        "blink_duration_mean_ms",
+        "blink_duration_std_ms",
+    ]
+    # SEEDV.md §7b: means X, Y then stds; X bands then Y bands; saccade duration mean,
+    # amplitude mean, duration std, amplitude std; event statistics last
+    assert EYE_FEATURE_NAMES[:4] == ("pupil1_mean", "pupil2_mean", "pupil1_std", "pupil2_std")
+    assert EYE_FEATURE_NAMES[18:22] == (
+        "saccade_duration_mean_ms",
+        "saccade_amplitude_mean_deg",
+        "saccade_duration_std_ms",
+        "saccade_amplitude_std_deg",
+    )
