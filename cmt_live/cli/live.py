@@ -6,13 +6,16 @@ Usage::
              [--duration S] [--step 1.0] [--device auto] [--marker-stream Markers]
              [--channel-map "A=B,..."] [--eeg-units uV|V] [--eeg-source-id ID]
              [--eye-source-id ID] [--outlet-name CMT-Emotion] [--screenshot PNG]
+             [--trust-release-eye-features]
     cmt-live --demo [--headless] [--rebuild-demo-model]
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
-show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and the log (every
-line before the signal is in it) and exit 0. Exit status 2: bad arguments, a stream that cannot
-be resolved, or a model whose contract does not match the streams (refused before the first
-window, with the reason and the fix).
+show it). A model whose eye features were not computed by cmt-live (trained on SEED-V's released
+npz: ``contract.feature_source``) runs EEG-only, flagged ``eye_masked_release``, unless
+``--trust-release-eye-features``. ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the
+outlet and the log (every line before the signal is in it) and exit 0. Exit status 2: bad
+arguments, a stream that cannot be resolved, or a model whose contract does not match the
+streams (refused before the first window, with the reason and the fix).
 
 LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
 defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
