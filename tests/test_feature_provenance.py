@@ -279,3 +279,24 @@ def test_our_order_follows_seed_iv_rows():
         "saccade_duration_std_ms",
         "saccade_amplitude_std_deg",
     )
+
+
+def test_monitor_shows_the_masked_eye_through_its_flag_line(release_model, recording):
+    from apps.sink import QtSink
+    from apps.state import MonitorState
+    from cmt_live.driver import Driver
+    from cmt_live.io.recording_source import RecordingSource
+    from models import load_runtime
+
+    rt = load_runtime(release_model, device="cpu", warmup=0)
+    sink, state = QtSink(), MonitorState(history_s=60)
+    source = RecordingSource(recording, rt.contract.feature_spec.ch_names)
+    driver = Driver.for_source(rt, source, sinks=[sink], step_s=1.0)
+    try:
+        driver.run()
+    finally:
+        driver.close()
+    state.ingest(sink.drain())
+    assert state.n_predictions >= 5
+    head = state.headline()
+    assert Flag.EYE_MASKED_RELEASE in head.flags and "eye 0.00" in head.info
