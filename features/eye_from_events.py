@@ -351,3 +351,74 @@ def eye_features_from_events(
         row[_COL["blink_frequency_hz"]] = b.size / window_s
     out[:, [_COL[n] for n in absent]] = np.nan
     return out, absent
+
+
+def seedv_session_eye_features(
+    sheets,
+    session: int,
+    *,
+    window_s: float = 4.0,
+    px_per_deg: float | None = None,
+    pupil_scale: float | None = None,
+    smoothing: str = "none",
+) -> tuple[list[np.ndarray], tuple[str, ...]]:
+    """Eye features of the 15 trials of one SEED-V session from its ``Eye_raw`` workbook.
+
+    What ``cmt-dataset`` calls for a SEED-V raw layout: the EEG windows of trial ``k`` are
+    ``floor((end_k - start_k) / window_s)`` (:data:`features.seedv.SEEDV_TRIAL_TIMES`), and so
+    are the rows returned here.
+
+    Parameters
+    ----------
+    sheets : sequence of 15 mappings
+        One BeGaze sheet per trial, in trial order (``{column name: values}``; a pandas
+        DataFrame works). Onset columns, if any, are read as times from the trial's start
+        (BeGaze's trial time).
+    session : int
+        1, 2 or 3.
+    window_s, px_per_deg, pupil_scale
+        As :func:`eye_features_from_events`.
+    smoothing : {"none", "lds"}
+        ``"lds"``: the offline RTS smoother per trial (``features.lds.apply_lds``), on the
+        derived columns only (absent ones stay NaN), as ``FeatureSpec.smoothing`` says.
+
+    Returns
+    -------
+    features : list of 15 ndarrays of shape (n_windows_k, 33)
+    absent : tuple of str
+        The columns absent in any trial (NaN in every trial): write them to the dataset's
+        ``cmt_sim.json`` as ``"feature_source": {"eeg": "computed", "eye": "events",
+        "eye_absent": [...]}``.
+    """
+    from .lds import apply_lds
+    from .seedv import N_TRIALS_PER_SESSION, SEEDV_TRIAL_TIMES, check_session
+
+    check_session(session)
+    sheets = list(sheets)
+    if len(sheets) != N_TRIALS_PER_SESSION:
+        raise ValueError(
+            f"Session {session} has {len(sheets)} eye sheets; SEED-V's Eye_raw workbooks hold "
+            f"{N_TRIALS_PER_SESSION} (one per trial, in trial order)."
+        )
+    if smoothing not in ("none", "lds"):
+        raise ValueError(f"smoothing={smoothing!r} is invalid; use 'none' or 'lds'.")
+    starts, ends = SEEDV_TRIAL_TIMES[session - 1]
+    out, absent = [], set()
+    for k, (sheet, start, end) in enumerate(zip(sheets, starts, ends)):
+        try:
+            tables = EventTables.from_begaze(sheet)
+        except ValueError as err:
+            raise ValueError(f"Session {session}, trial {k + 1}: {err}") from err
+        x, gone = eye_features_from_events(
+            tables, 0.0, float(end - start), window_s=window_s,
+            px_per_deg=px_per_deg, pupil_scale=pupil_scale,
+        )  # fmt: skip
+        out.append(x)
+        absent |= set(gone)
+    cols = [i for i, n in enumerate(EYE_FEATURE_NAMES) if n in absent]
+    keep = [i for i, n in enumerate(EYE_FEATURE_NAMES) if n not in absent]
+    for x in out:
+        x[:, cols] = np.nan
+        if smoothing == "lds":
+            x[:, keep] = apply_lds(x[:, keep], mode="rts")
+    return out, tuple(EYE_FEATURE_NAMES[i] for i in cols)

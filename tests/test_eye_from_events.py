@@ -149,3 +149,55 @@ def test_agrees_with_live_features_on_the_same_events():
     keep = [i for i, n in enumerate(EYE_FEATURE_NAMES) if n not in absent]
     assert len(keep) == 21
     np.testing.assert_allclose(got[:, keep], live[:, keep], rtol=1e-9, atol=1e-9)
+
+
+def _sheet(n_fix, n_sac, rng, blinks=True):
+    """A BeGaze-like sheet: each kind's rows first, blank (NaN) below."""
+    n = max(n_fix, n_sac)
+
+    def pad(a):
+        return np.concatenate([a, np.full(n - a.size, np.nan)])
+
+    sheet = {
+        "Fixation Duration [ms]": pad(rng.uniform(100, 600, n_fix)),
+        "Average Pupil Size [px] X": pad(rng.uniform(30, 40, n_fix)),
+        "Average Pupil Size [px] Y": pad(rng.uniform(30, 40, n_fix)),
+        "Dispersion X": pad(rng.uniform(5, 50, n_fix)),
+        "Dispersion Y": pad(rng.uniform(5, 50, n_fix)),
+        "Saccade Duration [ms]": pad(rng.uniform(20, 80, n_sac)),
+        "Amplitude [°]": pad(rng.uniform(1, 10, n_sac)),
+    }
+    if blinks:
+        sheet["Blink Duration [ms]"] = pad(rng.uniform(60, 300, 3))
+    return sheet
+
+
+def test_seedv_session_rows_match_the_eeg_windows_and_absent_columns_are_a_union():
+    from features.eye_from_events import seedv_session_eye_features
+    from features.seedv import seedv_trial_windows
+
+    rng = np.random.default_rng(0)
+    sheets = [_sheet(120, 100, rng, blinks=k != 3) for k in range(15)]
+    feats, absent = seedv_session_eye_features(sheets, 1, px_per_deg=30.0, pupil_scale=0.05)
+    assert [x.shape[0] for x in feats] == list(seedv_trial_windows(1))
+    assert set(absent) == set(NEVER_DERIVABLE) | {
+        "saccade_latency_avg_ms",
+        "blink_duration_mean_ms",
+        "blink_duration_std_ms",
+        "blink_frequency_hz",
+    }  # trial 4 has no blink column: blinks absent in every trial
+    idx = [COL[n] for n in absent]
+    keep = np.setdiff1d(np.arange(33), idx)
+    for x in feats:
+        assert np.isnan(x[:, idx]).all() and np.isfinite(x[:, keep]).all()
+    smooth, _ = seedv_session_eye_features(
+        sheets, 1, px_per_deg=30.0, pupil_scale=0.05, smoothing="lds"
+    )
+    x, s = feats[0][:, keep], smooth[0][:, keep]
+    assert np.isnan(smooth[0][:, idx]).all()
+    assert (np.diff(s, axis=0).std(axis=0) < np.diff(x, axis=0).std(axis=0)).all()
+    with pytest.raises(ValueError, match="14 eye sheets"):
+        seedv_session_eye_features(sheets[:14], 1)
+    bad = [*sheets[:5], {"Fixation Duration [ms]": [1.0]}, *sheets[6:]]
+    with pytest.raises(ValueError, match=r"Session 2, trial 6: .*no 'Saccade Duration \[ms\]'"):
+        seedv_session_eye_features(bad, 2)

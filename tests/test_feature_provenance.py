@@ -300,3 +300,59 @@ def test_monitor_shows_the_masked_eye_through_its_flag_line(release_model, recor
     assert state.n_predictions >= 5
     head = state.headline()
     assert Flag.EYE_MASKED_RELEASE in head.flags and "eye 0.00" in head.info
+
+
+def test_model_trained_on_event_derived_eye_features_uses_both_modalities_live(tmp_path, recording):
+    """A SEED-V-layout directory whose cmt_sim.json says the eye came from event tables (some
+    columns absent, NaN in the files): the model uses the eye live, fed NaN in those columns."""
+    from cmt_live.driver import Driver
+    from cmt_live.io.recording_source import RecordingSource
+    from cmt_live.sinks import Sink
+    from features.eye_from_events import NEVER_DERIVABLE
+    from models import load_runtime
+    from models.train import TrainConfig
+    from models.train import run as train_run
+
+    absent = list(NEVER_DERIVABLE)
+    idx = [FeatureSpec().eye_names.index(n) for n in absent]
+    trials = _trials()
+    for t in trials:
+        t.eye[:, idx] = np.nan
+    write_seedv(tmp_path / "data", trials)
+    meta = {
+        "feature_spec": FeatureSpec().to_dict(),
+        "feature_source": {"eeg": "computed", "eye": "events", "eye_absent": absent},
+    }
+    (tmp_path / "data" / SPEC_FILE).write_text(json.dumps(meta))
+    data = load_seedv(tmp_path / "data")
+    cfg = TrainConfig.from_preset("tiny", epochs=1)
+    train_run.run_loso(data, tmp_path / "run", cfg, folds_limit=1, final=False, device="cpu")
+    (path,) = sorted((tmp_path / "run").glob("fold_*.pt"))
+    rt = load_runtime(path, device="cpu", warmup=0)
+    assert rt.contract.feature_source == meta["feature_source"]
+
+    class Keep(Sink):
+        def __init__(self):
+            self.frames, self.preds = [], []
+
+        def on_features(self, frame):
+            self.frames.append(frame)
+
+        def on_prediction(self, pred):
+            self.preds.append(pred)
+
+    keep = Keep()
+    driver = Driver.for_source(rt, RecordingSource(recording, rt.contract.feature_spec.ch_names),
+                               sinks=[keep], step_s=1.0)  # fmt: skip
+    try:
+        driver.run()
+    finally:
+        driver.close()
+    valid = [f for f in keep.frames if f.eye_valid]
+    assert len(valid) >= 5 and len(keep.preds) >= 5
+    rest = np.setdiff1d(np.arange(33), idx)
+    for f in valid:
+        assert np.isnan(f.eye[idx]).all() and np.isfinite(f.eye[rest]).all()
+    assert sum(p.gates[1] > 0 for p in keep.preds) >= len(keep.preds) // 2
+    assert not any(Flag.EYE_MASKED_RELEASE in p.flags for p in keep.preds)
+    assert all(np.isfinite(p.probs).all() for p in keep.preds)
