@@ -317,6 +317,16 @@ def load_seedv(
         complete = not (read_spec_file(root) or {}).get("partial", False)
     trials: list[Trial] = []
     issues: list[str] = []
+    # Eye columns the dataset says it lacks (event-derived eye features) are NaN by design.
+    absent = load_feature_source(root)["eye_absent"]
+    eye_ok = np.ones(N_EYE_FEATURES, dtype=bool)
+    if absent:
+        names = load_feature_spec(root)[0].eye_names
+        eye_ok[[names.index(c) for c in absent]] = False
+        issues.append(
+            f"eye columns {absent} are absent by design (cmt_sim.json feature_source): NaN, "
+            "read as the training mean."
+        )
     for s in wanted:
         eeg, eeg_lab, eeg_issues = read_feature_file(
             dirs["EEG"] / f"{s}_123.npz", N_EEG_FEATURES, complete
@@ -355,7 +365,7 @@ def load_seedv(
                 logger.warning(msg)
                 issues.append(msg)
                 continue
-            for what, x in (("EEG", x_eeg), ("eye", x_eye)):
+            for what, x in (("EEG", x_eeg), ("eye", x_eye[:, eye_ok])):
                 n_bad = int(x.size - np.count_nonzero(np.isfinite(x)))
                 if n_bad:
                     msg = f"{where}: {n_bad} non-finite {what} feature values (NaN/Inf)."

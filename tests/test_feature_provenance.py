@@ -356,3 +356,22 @@ def test_model_trained_on_event_derived_eye_features_uses_both_modalities_live(t
     assert sum(p.gates[1] > 0 for p in keep.preds) >= len(keep.preds) // 2
     assert not any(Flag.EYE_MASKED_RELEASE in p.flags for p in keep.preds)
     assert all(np.isfinite(p.probs).all() for p in keep.preds)
+
+
+def test_absent_eye_columns_are_no_data_issue(tmp_path):
+    trials = _trials(1)
+    for t in trials:
+        t.eye[:, 5] = np.nan
+    trials[0].eye[0, 0] = np.inf  # a real fault is still reported
+    write_seedv(tmp_path, trials)
+    name = FeatureSpec().eye_names[5]
+    meta = {
+        "feature_spec": FeatureSpec().to_dict(),
+        "feature_source": {"eeg": "computed", "eye": "events", "eye_absent": [name]},
+    }
+    (tmp_path / SPEC_FILE).write_text(json.dumps(meta))
+    issues = load_seedv(tmp_path).issues
+    assert len(issues) == 2 and "absent by design" in issues[0]
+    assert "1 non-finite eye feature values" in issues[1]
+    (tmp_path / SPEC_FILE).unlink()
+    assert len(load_seedv(tmp_path).issues) == 45  # without the record: every trial is faulty
