@@ -22,8 +22,8 @@ saccade_duration_mean/std/avg_ms,         saccade durations and amplitudes (alwa
 saccade_amplitude_mean/std/avg_deg,
 saccade_frequency_hz
 blink_duration_mean/std_ms,               a blink-duration column; blinks outside our blink
-blink_frequency_hz                        range (50-500 ms: shorter ones are no blink, longer
-                                          ones a track loss) are not counted, as live
+blink_frequency_hz                        range (BLINK_MIN_MS..BLINK_MAX_MS; shorter: no
+                                          blink, longer: a track loss) are not counted, as live
 dispersion_x/y_mean/std,                  fixation dispersion X/Y and ``px_per_deg`` (the
 fixation_dispersion_total/max             exports are in px, ours in degrees)
 pupil1/2_mean                             per-fixation average pupil size X/Y, weighted by

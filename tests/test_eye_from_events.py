@@ -28,7 +28,7 @@ def _tables(onsets=True, blinks=True):
         pupil_y_px=[12, 22, 32, 42, 52],
         dispersion_x_px=[20, 40, 60, 10, 30],
         dispersion_y_px=[10, 10, 20, 30, 50],
-        blink_duration_ms=[100, 30, 600] if blinks else None,
+        blink_duration_ms=[100, 15, 600] if blinks else None,
         fixation_start_s=[100.1, 100.5, 104.2, 108.0, 108.6] if onsets else None,
         saccade_start_s=[100.45, 100.9, 104.9, 108.5] if onsets else None,
         blink_start_s=[101.0, 109.0, 109.5] if onsets and blinks else None,
@@ -58,7 +58,7 @@ def test_known_answer_with_onsets():
     # window 1: one fixation, one saccade (latency needs two), no blink
     assert w1["fixation_duration_mean_ms"] == 500 and w1["fixation_duration_std_ms"] == 0
     assert w1["saccade_latency_avg_ms"] == 0 and w1["blink_frequency_hz"] == 0
-    # window 2: the 30-ms blink is no blink and the 600-ms one a track loss, as live
+    # window 2: the 15-ms blink is no blink and the 600-ms one a track loss, as live
     assert w2["blink_frequency_hz"] == 0 and w2["blink_duration_mean_ms"] == 0
     assert w2["fixation_duration_mean_ms"] == 300 and w2["saccade_amplitude_mean_deg"] == 8
 
@@ -92,7 +92,7 @@ def test_begaze_sheet_reads_like_the_tables():
         "Saccade Duration [ms]": [nan, nan, 40, nan, 50, 30, nan, 20],
         "Saccade Start [ms]": [nan, nan, 100450, nan, 100900, 104900, nan, 108500],
         "Amplitude [°]": [nan, nan, 2, nan, 4, 6, nan, 8],
-        "Blink Duration [ms]": [100, nan, nan, nan, nan, 30, nan, 600],
+        "Blink Duration [ms]": [100, nan, nan, nan, nan, 15, nan, 600],
         "Blink Start [ms]": [101000, nan, nan, nan, nan, 109000, nan, 109500],
     }
     kw = dict(px_per_deg=20.0, pupil_scale=0.5)

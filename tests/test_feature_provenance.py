@@ -182,10 +182,19 @@ def recording(tmp_path_factory):
 
 
 def _replay(model, recording, log, capsys, *extra):
+    import logging
+
     from cmt_live.cli.live import main
 
-    rc = main(["--replay", str(recording), "--fast", "--model", str(model), "--log", str(log),
-               "--device", "cpu", *extra])  # fmt: skip
+    # main() attaches a stderr handler bound to this test's captured stream; later tests must
+    # not inherit it (it would write to a closed stream).
+    pkg = logging.getLogger("cmt_live")
+    handlers, level = list(pkg.handlers), pkg.level
+    try:
+        rc = main(["--replay", str(recording), "--fast", "--model", str(model), "--log",
+                   str(log), "--device", "cpu", *extra])  # fmt: skip
+    finally:
+        pkg.handlers[:], pkg.level = handlers, level
     err = capsys.readouterr().err
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     start = next(r for r in rows if r["kind"] == "start")
