@@ -384,3 +384,25 @@ def test_absent_eye_columns_are_no_data_issue(tmp_path):
     assert "1 non-finite eye feature values" in issues[1]
     (tmp_path / SPEC_FILE).unlink()
     assert len(load_seedv(tmp_path).issues) == 45  # without the record: every trial is faulty
+
+
+def test_masked_eye_skips_the_pupil_units_check(tmp_path):
+    """A release's training pupils (px) say nothing about the live unit, and the eye is masked
+    anyway: 4,000-unit pupils raise no eye_implausible flag for such a model."""
+    from live_models import make_model_file
+
+    from cmt_live.pipeline import Pipeline
+    from models import load_runtime
+
+    rt = load_runtime(make_model_file(tmp_path / "m.pt", context_len=2), warmup=0)
+    d = rt.contract.to_dict()
+    d["feature_source"] = {"eeg": "release", "eye": "release", "eye_absent": []}
+
+    class Release:
+        contract = ModelContract.from_dict(d)
+
+    n = 480  # 4 s at 120 Hz
+    gaze = np.column_stack([np.zeros((n, 2)), np.full((n, 2), 4000.0), np.ones(n)])
+    for runtime, implausible in ((rt, True), (Release(), False)):
+        pipe = Pipeline(runtime, Settings.from_contract(runtime.contract))
+        assert (pipe.units.eye(gaze) is not None) == implausible
