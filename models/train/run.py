@@ -266,16 +266,7 @@ def run_loso(
         deployment = finished_result(out, state, DEPLOYMENT, "model.pt")
         if deployment is None:
             deployment = _train_deployment(
-                data,
-                out,
-                cfg,
-                model_config,
-                fold_results,
-                dev,
-                spec,
-                spec_source,
-                progress,
-                feature_source=source,
+                data, out, cfg, model_config, fold_results, dev, spec, spec_source, progress, source
             )
             state["finished"][DEPLOYMENT] = "model.json"
             atomic_write_json(out / STATE_FILE, state)
@@ -299,16 +290,7 @@ def run_loso(
 
 
 def _train_deployment(
-    data,
-    out: Path,
-    cfg,
-    model_config,
-    fold_results,
-    dev,
-    spec,
-    spec_source,
-    progress,
-    feature_source=None,
+    data, out: Path, cfg, model_config, fold_results, dev, spec, spec_source, progress, source
 ) -> dict:
     """``model.pt``: all subjects but a validation draw, for the folds' median best epoch."""
     epochs = max(1, round(float(np.median([r["best_epoch"] for r in fold_results]))))
@@ -344,7 +326,7 @@ def _train_deployment(
         trained,
         out / "model.pt",
         feature_spec=spec,
-        feature_source=feature_source,
+        feature_source=source,
         provenance=_provenance(
             fingerprint=data.fingerprint,
             fold=DEPLOYMENT,
