@@ -146,7 +146,7 @@ class StreamInput:
         ch_names=None,
         stale_after_s: float | None = None,
         reresolve_interval_s: float = 0.125,
-        reresolve_max_interval_s: float = 0.5,
+        reresolve_max_interval_s: float = 0.25,
         lost_after_s: float | None = None,
         max_chunk: int = 1024,
         backlog_tolerance_s: float = 0.5,

@@ -100,15 +100,18 @@ class RecoverySettings:
     reresolve_interval_s : float
         First pause between re-resolutions while the stream is away.
     reresolve_max_interval_s : float
-        Longest pause (the backoff doubles up to it). Data are back at most about this plus
-        one resolution (:data:`cmt_live.lsl.resolve.RERESOLVE_TIMEOUT_S`) after the source is.
+        Longest pause (the backoff doubles up to it). It bounds the recovery time: a
+        resolution under way when the source comes back does not see it (measured), so data
+        are back at worst one resolution (:data:`cmt_live.lsl.resolve.RERESOLVE_TIMEOUT_S`,
+        1 s) + this pause + the ~0.5 s a found stream takes to answer + the open, after the
+        source is: 0.25 s keeps that under the 2 s target; a resolution costs only a query.
     lost_after_s : float | None
         Away this long (counted from the last sample) -> ``"lost"``; None never.
     """
 
     stale_after_s: float
     reresolve_interval_s: float = 0.125
-    reresolve_max_interval_s: float = 0.5
+    reresolve_max_interval_s: float = 0.25
     lost_after_s: float | None = None
 
     def __post_init__(self) -> None:
