@@ -93,13 +93,15 @@ class Simulator:
 
 
 class Predictions(Sink):
-    """Keeps ``(t_end, t_computed, flags)`` of every prediction (written by the driver)."""
+    """Keeps ``(t_end, t_computed, flags)`` of every prediction, LSL seconds (``to_lsl`` maps
+    the pipeline's time of a scaled source back)."""
 
-    def __init__(self):
+    def __init__(self, to_lsl):
+        self.to_lsl = to_lsl
         self.rows: list[tuple[float, float, frozenset]] = []
 
     def on_prediction(self, pred) -> None:
-        self.rows.append((pred.t_end, pred.t_computed, pred.flags))
+        self.rows.append((self.to_lsl(pred.t_end), self.to_lsl(pred.t_computed), pred.flags))
 
 
 def wait_until(cond, deadline: float, poll_s: float = 0.005):
@@ -133,7 +135,7 @@ class Session:
         self.source = LslSource(sel, runtime.contract.feature_spec.ch_names)
         self.source.open()
         self.driver = Driver.for_source(runtime, self.source, step_s=1.0)
-        self.preds = Predictions()
+        self.preds = Predictions(self.source.to_lsl_time)
         self.driver.pipeline.add_sink(self.preds)
         self.source.start()
         self.driver.start()
