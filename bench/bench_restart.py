@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -74,12 +74,21 @@ class Simulator:
         self.proc = subprocess.Popen(
             cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            ready, _, _ = select.select([self.proc.stderr], [], [], 0.5)
-            if ready and "simulator streaming" in self.proc.stderr.readline():
-                return pylsl.local_clock()
-        raise RuntimeError(f"cmt-sim stream did not start within {timeout_s:g} s")
+        up = threading.Event()
+        t_up = []
+
+        def drain(stream):
+            # Reads every line (a full pipe would stall the simulator) and notes when the
+            # outlets exist.
+            for line in stream:
+                if not up.is_set() and "simulator streaming" in line:
+                    t_up.append(pylsl.local_clock())
+                    up.set()
+
+        threading.Thread(target=drain, args=(self.proc.stderr,), daemon=True).start()
+        if not up.wait(timeout_s):
+            raise RuntimeError(f"cmt-sim stream did not start within {timeout_s:g} s")
+        return t_up[0]
 
     def kill(self) -> float:
         """SIGKILL (a crash); the LSL time of the kill."""
@@ -88,7 +97,6 @@ class Simulator:
             self.proc.kill()
         if self.proc is not None:
             self.proc.wait()
-            self.proc.stderr.close()
         return t
 
 
