@@ -254,6 +254,10 @@ class LslSource:
             if inp is not None:
                 events += [(k, f"[{inp.name}] {m}", t) for k, m, t in inp.pop_events()]
         events += self._exit_on_loss()
+        lost = {Flag.EEG_LOST: eeg, Flag.EYE_LOST: gaze}
+        parts["lost_flags"] = frozenset(
+            f for f, inp in lost.items() if inp is not None and inp.recovery.is_lost
+        )
         batch = Batch(events=events, **parts)
         return batch if self.selection.time_scale == 1.0 else self._stretched(batch)
 
