@@ -137,6 +137,7 @@ class Pipeline:
         self.n_predictions = 0
         self.n_windows = 0
         self._t_last_end: float | None = None  # end of the newest window cut
+        self._lost_flags: frozenset = frozenset()  # streams away too long (Batch.lost_flags)
 
     # --- sinks -------------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
@@ -165,6 +166,7 @@ class Pipeline:
         for t, label in batch.markers:
             for s in self.sinks:
                 s.on_marker(t, label)
+        self._lost_flags = batch.lost_flags
         for kind, message, t in batch.events:
             self.emit_event(kind, message, t)
         # A sink's own trouble (the log's disk is full) is shown by every sink.
@@ -344,7 +346,7 @@ class Pipeline:
         return out
 
     def _finish(self, frame: FeatureFrame, ctx: Context, probs, gates, ms: float) -> Prediction:
-        flags = set(frame.flags)
+        flags = set(frame.flags) | self._lost_flags
         if not ctx.has_eye:
             flags.add(Flag.EYE_MISSING)
         if not ctx.has_eeg:

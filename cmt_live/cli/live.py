@@ -11,15 +11,17 @@ Usage::
     cmt-live --demo [--headless] [--rebuild-demo-model]
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
-show it). A model whose eye features were not computed by cmt-live (trained on SEED-V's released
-npz: ``contract.feature_source``) runs EEG-only, flagged ``eye_masked_release``, unless
-``--trust-release-eye-features``. ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the
-outlet and the log (every line before the signal is in it) and exit 0; Ctrl-C during start-up
-(loading the model, looking for the streams) exits at once with status 130. Exit status 2: bad
-arguments, a stream that cannot be resolved, or a model whose contract does not match the
-streams (refused before the first window, with the reason and the fix). Windows whose EEG or
-gaze units are implausible are flagged and, by default, withheld from the model
-(``cmt_live.plausibility``).
+show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and the log (every
+line before the signal is in it) and exit 0; Ctrl-C during start-up (loading the model, looking for
+the streams) exits at once with status 130. Exit status 2: bad arguments, a stream that cannot
+be resolved, or a model whose contract does not match the streams (refused before the first
+window, with the reason and the fix). Exit status 3: ``--exit-on-loss S`` and a stream stayed
+away S seconds. Windows whose EEG or gaze units are implausible are flagged and, by default,
+withheld from the model (``cmt_live.plausibility``).
+
+A model whose eye features were not computed by cmt-live (trained on SEED-V's released npz:
+``contract.feature_source``) runs EEG-only, flagged ``eye_masked_release``, unless
+``--trust-release-eye-features`` (flag ``eye_release_trusted``).
 
 LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
 defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
@@ -88,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outlet-name", default="CMT-Emotion", help="prediction outlet name")
     p.add_argument("--no-outlet", action="store_true", help="do not publish predictions")
     p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds per stream")
+    p.add_argument(
+        "--loss-limit",
+        type=float,
+        default=10.0,
+        help="an EEG/gaze stream away this long is reported lost (log, health); seconds",
+    )
+    p.add_argument(
+        "--exit-on-loss",
+        type=float,
+        metavar="S",
+        help="exit with status 3 when an EEG/gaze stream stays away S seconds",
+    )
     p.add_argument("--screenshot", type=Path, help="save a PNG of the window (GUI)")
     p.add_argument("--screenshot-after", type=float, default=5.0, help="seconds before it")
     p.add_argument("--demo", action="store_true", help="simulator + demo model + monitor")
@@ -197,12 +211,14 @@ def _validate(args, parser) -> None:
     missing = [o for o, v in (("--eeg-stream", args.eeg_stream), ("--model", args.model)) if not v]
     if missing:
         parser.error(f"{' and '.join(missing)} required (or use --demo).")
-    for name in ("step", "resolve_timeout", "time_scale"):
+    for name in ("step", "resolve_timeout", "time_scale", "loss_limit"):
         v = getattr(args, name)
         if not v > 0:
             parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0.")
-    if args.duration is not None and not args.duration > 0:
-        parser.error(f"--duration {args.duration} is invalid; it must be > 0 seconds.")
+    for name in ("duration", "exit_on_loss"):
+        v = getattr(args, name)
+        if v is not None and not v > 0:
+            parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0 seconds.")
 
 
 def _load_runtime(args):
@@ -256,6 +272,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_unit=args.eeg_units,
             resolve_timeout_s=args.resolve_timeout,
             time_scale=args.time_scale,
+            lost_after_s=args.loss_limit,
+            exit_on_loss_s=args.exit_on_loss,
         ),
         spec.ch_names,
     )
@@ -326,6 +344,9 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         if driver.error is not None:
             logger.error("pipeline error: %r", driver.error)
             status = status or 1
+        if source.gave_up is not None:
+            print(f"cmt-live: {source.gave_up}", file=sys.stderr)
+            status = status or 3
         return status
     finally:
         if recorder is not None:
