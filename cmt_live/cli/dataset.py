@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cmt_live._logging import set_log_level
+from cmt_live.cli.common import add_logging_args, apply_logging, parser
 
 
 def _session(text: str) -> tuple[Path, int, int]:
@@ -23,14 +23,24 @@ def _session(text: str) -> tuple[Path, int, int]:
         ) from err
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="cmt-dataset", description=__doc__.split("\n\n")[0])
-    p.add_argument("sessions", nargs="+", type=_session, metavar="FILE:SUBJECT:SESSION")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+def build_parser() -> argparse.ArgumentParser:
+    p = parser("cmt-dataset", __doc__.split("\n\n")[0].split(": ", 1)[1])
+    p.add_argument(
+        "sessions",
+        nargs="+",
+        type=_session,
+        metavar="FILE:SUBJECT:SESSION",
+        help="a recording (XDF with EEG, Gaze and emotion Markers), its subject and session",
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
     p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
-    p.add_argument("--log-level", default="WARNING")
-    args = p.parse_args(argv)
-    set_log_level(args.log_level.upper())
+    add_logging_args(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    apply_logging(args)
     if (args.out / "EEG_DE_features").exists() and not args.force:
         print(f"cmt-dataset: {args.out} already holds a dataset; pass --force.", file=sys.stderr)
         return 2

@@ -27,23 +27,34 @@ import signal
 import sys
 from pathlib import Path
 
+from cmt_live.cli.common import add_logging_args, apply_logging, parser
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cmt-live",
-        description="Real-time EEG + eye-tracking emotion monitor on LSL streams.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = parser(
+        "cmt-live",
+        "Real-time EEG + eye-tracking emotion monitor on LSL streams.",
+        "examples:\n"
+        "  cmt-live --demo\n"
+        "  cmt-live --eeg-stream EEG --eye-stream Gaze --model M.pt --log session.jsonl\n"
+        "  cmt-live --replay session.xdf --model M.pt --fast --log replay.jsonl",
     )
     p.add_argument("--eeg-stream", help="EEG stream name (e.g. EEG)")
     p.add_argument("--eye-stream", help="gaze stream name (e.g. Gaze); omit for EEG-only")
     p.add_argument("--marker-stream", help="ground-truth marker stream (e.g. Markers)")
-    p.add_argument("--model", type=Path, help="model file from cmt-train (.pt or .pt2)")
+    p.add_argument(
+        "--model", type=Path, metavar="FILE", help="model file from cmt-train (.pt or .pt2)"
+    )
     p.add_argument("--headless", action="store_true", help="terminal dashboard, no window")
-    p.add_argument("--log", type=Path, help="session log: .jsonl or .csv")
-    p.add_argument("--duration", type=float, help="stop after S seconds")
-    p.add_argument("--step", type=float, default=1.0, help="seconds between predictions")
+    p.add_argument("--log", type=Path, metavar="PATH", help="session log: .jsonl or .csv")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--step", type=float, metavar="S", default=1.0, help="seconds between predictions"
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores)")
+    p.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores, else torch's)"
+    )
     p.add_argument("--channel-map", help='renames "STREAM=MODEL,..." or a JSON file')
     p.add_argument(
         "--eeg-units",
@@ -57,9 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eye-hostname", help="pin the gaze stream by hostname")
     p.add_argument("--outlet-name", default="CMT-Emotion", help="prediction outlet name")
     p.add_argument("--no-outlet", action="store_true", help="do not publish predictions")
-    p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds per stream")
-    p.add_argument("--screenshot", type=Path, help="save a PNG of the window (GUI)")
-    p.add_argument("--screenshot-after", type=float, default=5.0, help="seconds before it")
+    p.add_argument(
+        "--resolve-timeout", type=float, metavar="S", default=5.0, help="seconds per stream"
+    )
+    p.add_argument("--screenshot", type=Path, metavar="PNG", help="save a PNG of the window (GUI)")
+    p.add_argument(
+        "--screenshot-after", type=float, metavar="S", default=5.0, help="seconds before it"
+    )
     p.add_argument("--demo", action="store_true", help="simulator + demo model + monitor")
     p.add_argument("--rebuild-demo-model", action="store_true", help="retrain the demo model")
     p.add_argument("--demo-subject", type=int, default=None, help=argparse.SUPPRESS)
@@ -78,14 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fast", action="store_true", help="with --replay: in-process, no LSL, full speed"
     )
-    p.add_argument("--gaze", type=Path, help="with --replay of an EEG file: a gaze CSV")
+    p.add_argument(
+        "--gaze", type=Path, metavar="CSV", help="with --replay of an EEG file: a gaze CSV"
+    )
     p.add_argument(
         "--record",
         type=Path,
         metavar="PATH.xdf",
         help="record the input streams and the prediction outlet to XDF (LabRecorder)",
     )
-    p.add_argument("--log-level", default="WARNING", help="package log level")
+    add_logging_args(p)
     return p
 
 
@@ -93,6 +110,19 @@ def _has_display() -> bool:
     if os.environ.get("QT_QPA_PLATFORM"):
         return True  # the user chose a Qt platform (offscreen included: screenshots)
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _qt_can_open_window() -> bool:
+    """Probe Qt's platform plugin in a child process (a failing plugin aborts the process);
+    on failure print one line naming what is missing and fall back to the terminal."""
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal"):
+        return True  # no display needed: screenshots and tests
+    from apps.qt_check import probe_qt_platform
+
+    probe = probe_qt_platform()
+    if not probe.ok:
+        print(f"cmt-live: {probe.hint} Showing the terminal dashboard.", file=sys.stderr)
+    return probe.ok
 
 
 def _contract_summary(runtime) -> dict:
@@ -176,6 +206,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         except ImportError as err:
             print(f"cmt-live: the Qt monitor is unavailable ({err}); headless.", file=sys.stderr)
             gui = False
+    if gui and not _qt_can_open_window():
+        gui = False
     source = LslSource(
         StreamSelection(
             eeg=args.eeg_stream,
@@ -397,9 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(args, parser)
-    from cmt_live._logging import set_log_level
-
-    set_log_level(args.log_level.upper())
+    apply_logging(args)
     if args.demo:
         # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
         from cmt_live.lsl.config import use_loopback_config
