@@ -154,6 +154,7 @@ class Pipeline:
         """Every window due after ``batch`` was pushed (EEG gaps given on the input clock);
         eye-only windows while the EEG is stale and gaze flows."""
         d = self.eeg.delay_s
+        n_skipped = self.cutter.n_skipped
         windows = self.cutter.cut(
             self.eeg.buffer,
             self.gaze_buffer,
@@ -175,6 +176,12 @@ class Pipeline:
             )
         if windows:
             self._t_last_end = windows[-1].t_end
+        if self.cutter.n_skipped > n_skipped and self._t_last_end is not None:
+            # Shown in the monitor's Events and the log, not only in the package log.
+            k = self.cutter.n_skipped - n_skipped
+            self.emit_event(
+                "skipped_windows", f"{k} due windows skipped to stay current", self._t_last_end
+            )
         return windows
 
     def prepare(self, window: Window) -> Prepared | None:

@@ -25,6 +25,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from cmt_live.cli.common import add_logging_args, apply_logging, parser
@@ -265,7 +266,9 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 return 2
         source.start()
         if gui:
-            status = _run_gui(driver, args, run_monitor, spec)
+            rec = _RecordControl(args, info, recorder)
+            status = _run_gui(driver, args, run_monitor, spec, info, rec)
+            recorder = rec.recorder
         else:
             # Ctrl-C / SIGTERM stop the loop; the handlers stay until the log and the outlet
             # are closed below, so a second signal during shutdown cannot cut the log short.
@@ -299,16 +302,22 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             signal.signal(sig, handler)
 
 
-def _start_recorder(args, info):
-    """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
-    from cmt_live.io.labrecorder import Recorder
-
+def _record_streams(args, info) -> list[dict[str, str]]:
+    """What LabRecorder records: the inputs (pinned by source_id) and the prediction outlet."""
     streams = [{"name": args.outlet_name, "type": "Emotion"}]
     for meta in (info.eeg, info.gaze):
         if meta is not None:
             streams.append({"name": meta.name, "source_id": meta.source_id})
     if info.markers is not None:
         streams.append({"name": info.markers})
+    return streams
+
+
+def _start_recorder(args, info):
+    """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
+    from cmt_live.io.labrecorder import Recorder
+
+    streams = _record_streams(args, info)
     try:
         recorder = Recorder(args.record, streams, overwrite=True)
         recorder.start()
@@ -407,7 +416,40 @@ def _run_headless(driver, args, spec) -> int:
     return 0
 
 
-def _run_gui(driver, args, run_monitor, spec) -> int:
+class _RecordControl:
+    """The window's Record button: LabRecorder on the inputs and the outlet, started and
+    stopped from the GUI (a new timestamped file each time unless ``--record`` named one)."""
+
+    def __init__(self, args, info, recorder):
+        self.args, self.info, self.recorder = args, info, recorder
+
+    def __call__(self, on: bool) -> str:
+        if not on:
+            rec, self.recorder = self.recorder, None
+            return f"saved {rec.stop()}" if rec is not None else "was not recording"
+        if self.recorder is not None:
+            return f"already recording to {self.recorder.path}"
+        from cmt_live.io.labrecorder import Recorder
+
+        path = self.args.record or Path(time.strftime("cmt-live-%Y%m%d-%H%M%S.xdf"))
+        recorder = Recorder(path, _record_streams(self.args, self.info), overwrite=True)
+        recorder.start()
+        self.recorder = recorder
+        return f"recording to {path}"
+
+
+def _stream_labels(info):
+    from apps.state import StreamLabel
+
+    labels = [StreamLabel(info.eeg.name, "EEG", info.eeg.type, info.eeg.source_id)]
+    if info.gaze is not None:
+        labels.append(StreamLabel(info.gaze.name, "gaze", info.gaze.type, info.gaze.source_id))
+    if info.markers:
+        labels.append(StreamLabel(info.markers, "markers", "Markers"))
+    return labels
+
+
+def _run_gui(driver, args, run_monitor, spec, info, record) -> int:
     def start_worker(sink):
         driver.pipeline.add_sink(sink)
         driver.start(args.duration)
@@ -421,6 +463,11 @@ def _run_gui(driver, args, run_monitor, spec) -> int:
         screenshot_after_s=args.screenshot_after,
         duration_s=args.duration,
         exit_when_worker_done=True,
+        streams=_stream_labels(info),
+        window_s=spec.window_s,
+        latency_budget_ms=args.step * 1e3,
+        record=None if args.no_outlet else record,
+        recording=record.recorder is not None,
     )
 
 
