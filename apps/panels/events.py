@@ -14,7 +14,10 @@ from apps.state import EventLine
 from apps.theme import FOREGROUND, MUTED, OKABE_ITO
 
 #: Kinds drawn in a warning colour; everything else in the normal text colour.
-_WARN_WORDS = ("stale", "missing", "gap", "fault", "skipped", "refused", "implausible", "lost")
+_WARN_WORDS = (
+    "stale", "missing", "gap", "fault", "skipped", "refused", "implausible", "lost", "coverage",
+    "error", "failed", "nonfinite", "flat",
+)  # fmt: skip
 
 
 def event_color(kind: str, text: str) -> str:

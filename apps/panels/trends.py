@@ -56,12 +56,15 @@ class TrendsPanel:
         self.latency = curve(self.latency_plot, OKABE_ITO["yellow"], 1.5, "latency")
         self.rates: dict[str, pg.PlotDataItem] = {}
         self._rate_title = ""
+        self._top = 0.0  # highest rate seen, percent (a sped-up source reads > 100)
 
     def set_latency(self, t: np.ndarray, ms: np.ndarray) -> None:
         """Latency ``ms (n,)`` at session times ``t (n,)``. The y axis follows the data (the
-        budget line shows once latency nears it), so tens of ms stay readable."""
+        budget line shows once latency nears it), so tens of ms stay readable; the start-up
+        backlog's few seconds-long latencies do not set the scale (98th percentile)."""
         self.latency.setData(t, ms)
-        top = float(np.nanmax(ms)) if len(ms) and np.isfinite(ms).any() else 0.0
+        finite = ms[np.isfinite(ms)]
+        top = float(np.percentile(finite, 98)) if finite.size else 0.0
         self.latency_plot.setYRange(0, max(1.3 * top, 20.0), padding=0)
 
     def set_rates(self, rates: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -72,6 +75,8 @@ class TrendsPanel:
                 color = RATE_COLORS[len(self.rates) % len(RATE_COLORS)]
                 line = self.rates[name] = curve(self.rate_plot, color, 1.5, name)
             line.setData(t, pct)
+            self._top = max(self._top, float(np.nanmax(pct)) if len(pct) else 0.0)
+        self.rate_plot.setYRange(0, max(150.0, 1.1 * self._top), padding=0)
         title = legend_html(
             "Stream rate",
             [("━", c.opts["pen"].color().name(), n) for n, c in self.rates.items()],
