@@ -175,31 +175,30 @@ def stream_session(
 ) -> float:
     """Publish the session over LSL in (scaled) real time until stopped or done.
 
-        Parameters
-        ----------
-        settings : SimSessionSettings
-        speed : float
-            Multiple of real time (> 0); timestamps are compressed by the same factor.
-        duration : float | None
-            Stop after this many simulated seconds; None runs until ``should_stop()``.
-        chunk_ms : float
-            Push interval, ms.
-        should_stop : callable
-            Polled once per push; True ends the stream (e.g. set by a signal handler).
+    Parameters
+    ----------
+    settings : SimSessionSettings
+    speed : float
+        Multiple of real time (> 0); timestamps are compressed by the same factor.
+    duration : float | None
+        Stop after this many simulated seconds; None runs until ``should_stop()``.
+    chunk_ms : float
+        Push interval, ms.
+    should_stop : callable
+        Polled once per push; True ends the stream (e.g. set by a signal handler).
 
-        Returns
-        -------
-        float
-            Simulated seconds published.
+    Returns
+    -------
+    float
+        Simulated seconds published.
 
-        Notes
-        -----
-        The caller chooses the LSL config before anything imports ``pylsl`` (``cmt-sim`` selects
-        the loopback-only one unless the user set ``LSLAPICFG``). Markers go out before a clip's
-        first samples; when the marker stream gets its first consumer, the current clip's marker is
-    sent again with its original stamp, so a monitor that connects late still knows the clip.
-    Dropping the outlets at the end unregisters the streams; inlets see them
-        end.
+    Notes
+    -----
+    The caller chooses the LSL config before anything imports ``pylsl`` (``cmt-sim`` selects
+    the loopback-only one unless the user set ``LSLAPICFG``). Markers go out before a clip's
+    first samples; when the marker stream gets its first consumer, the current clip's marker
+    is sent again with its original stamp, so a monitor that connects late still knows the
+    clip. Dropping the outlets at the end unregisters the streams; inlets see them end.
     """
     import pylsl
 
