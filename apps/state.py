@@ -167,6 +167,7 @@ class MonitorState:
         self.raw_pupil = History(max(64, int(history_s * max_gaze_rate_hz)), 1)
         self.t0: float | None = None  # LSL seconds shown as 0 on the time axis
         self.t_last = 0.0  # newest session time seen
+        self.t_first = 0.0  # oldest session time seen (a marker can precede the first window)
         self.latest_prediction: Prediction | None = None
         self.latest_frame: FeatureFrame | None = None
         self.health_rows: dict[str, StreamHealth] = {}  # newest per stream, in order seen
@@ -292,6 +293,7 @@ class MonitorState:
 
     def add_marker(self, marker: Marker) -> None:
         t = self.rel(marker.t)
+        self.t_first = min(self.t_first, t)
         self.truth.add_marker(marker.t, marker.label)
         self.n_markers += 1
         self.last_marker = (t, marker.label)
@@ -360,9 +362,10 @@ class MonitorState:
         return self.t_last - self.history_s
 
     def x_range(self) -> tuple[float, float]:
-        """Time axis span: the last ``history_s`` seconds, at least 0-10 s."""
+        """Time axis span: the last ``history_s`` seconds, at least 0-10 s (from the first
+        marker when it came before the first window)."""
         t_hi = max(self.t_last, 10.0)
-        return max(0.0, t_hi - self.history_s), t_hi
+        return max(self.t_first, t_hi - self.history_s), t_hi
 
     def prediction_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(t (n,), probs (n, n_classes), gates (n, 2), eeg_missing (n,), eye_missing (n,))``."""

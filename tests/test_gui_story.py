@@ -168,3 +168,15 @@ def test_record_button_starts_and_stops_recording(qtbot):
     plain = MonitorWindow(CLASS_NAMES, SEEDV_CHANNELS, history_s=60)
     qtbot.addWidget(plain)
     assert plain.headline.button_record.isHidden()  # no recorder: no button
+
+
+def test_a_marker_older_than_the_first_window_stays_on_the_time_axis(window, qtbot):
+    # The simulator resends the current clip's marker when the monitor connects: its stamp
+    # predates the first prediction, and its label must not be cut off at the axis start.
+    window.sink.on_prediction(_pred(100.0, 4))
+    window.sink.on_marker(97.3, "Happy")
+    qtbot.waitUntil(lambda: window.truth.n_markers == 1, timeout=3000)
+    assert window.state.x_range() == (pytest.approx(-2.7), 10.0)
+    qtbot.waitUntil(
+        lambda: window.prob_panel.plot.viewRange()[0][0] == pytest.approx(-2.7), timeout=3000
+    )
