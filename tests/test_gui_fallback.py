@@ -60,3 +60,23 @@ def test_cmt_live_falls_back_to_the_dashboard_with_the_hint(tmp_path):
     assert len(hint) == 1 and hint[0].startswith("cmt-live: Qt's xcb plugin"), out.stderr[-2000:]
     assert "Aborted" not in out.stderr and "could not load the Qt platform" not in out.stderr
     assert "Happy" in out.stdout or "Sad" in out.stdout or "Fear" in out.stdout  # the dashboard
+
+
+def test_the_dashboard_shows_full_stream_names_and_any_flag_as_an_event():
+    import io
+
+    from fake_records import prediction
+
+    from cmt_live.dashboard import Dashboard
+    from cmt_live.records import StreamHealth
+
+    d = Dashboard(io.StringIO(), ansi=True, refresh_hz=1000)
+    name = "cmtdemo-3f2a9c1e-EEG-with-a-long-name"
+    d.on_health([StreamHealth(name=name, status="connected", nominal_rate=200)])
+    d.on_prediction(prediction(100.0, 1))
+    d.on_prediction(prediction(101.0, 1, flags=("eeg_implausible_units",)))
+    d.on_prediction(prediction(102.0, 1))
+    screen = d.render()
+    assert name in screen
+    assert "eeg_implausible_units: started" in screen
+    assert "eeg_implausible_units: cleared" in screen
