@@ -22,12 +22,11 @@ defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import time
 from pathlib import Path
 
+from cmt_live.cli import live_gui
 from cmt_live.cli.common import add_logging_args, apply_logging, parser
 
 
@@ -107,25 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _has_display() -> bool:
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True  # the user chose a Qt platform (offscreen included: screenshots)
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def _qt_can_open_window() -> bool:
-    """Probe Qt's platform plugin in a child process (a failing plugin aborts the process);
-    on failure print one line naming what is missing and fall back to the terminal."""
-    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal"):
-        return True  # no display needed: screenshots and tests
-    from apps.qt_check import probe_qt_platform
-
-    probe = probe_qt_platform()
-    if not probe.ok:
-        print(f"cmt-live: {probe.hint} Showing the terminal dashboard.", file=sys.stderr)
-    return probe.ok
-
-
 def _contract_summary(runtime) -> dict:
     c = runtime.contract
     s = c.feature_spec
@@ -200,14 +180,14 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     if runtime is None:
         return 2
     spec = runtime.contract.feature_spec
-    gui = not args.headless and _has_display()
+    gui = not args.headless and live_gui.has_display()
     if gui:
         try:
             from apps.monitor import run_monitor  # the one upward import (DESIGN.md)
         except ImportError as err:
             print(f"cmt-live: the Qt monitor is unavailable ({err}); headless.", file=sys.stderr)
             gui = False
-    if gui and not _qt_can_open_window():
+    if gui and not live_gui.qt_can_open_window():
         gui = False
     source = LslSource(
         StreamSelection(
@@ -266,8 +246,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 return 2
         source.start()
         if gui:
-            rec = _RecordControl(args, info, recorder)
-            status = _run_gui(driver, args, run_monitor, spec, info, rec)
+            rec = live_gui.RecordControl(args.record, _record_streams(args, info), recorder)
+            status = live_gui.run_gui(driver, args, run_monitor, spec, info, rec)
             recorder = rec.recorder
         else:
             # Ctrl-C / SIGTERM stop the loop; the handlers stay until the log and the outlet
@@ -414,61 +394,6 @@ def _run_headless(driver, args, spec) -> int:
     driver.pipeline.add_sink(Dashboard(window_s=spec.window_s))
     driver.run(args.duration)
     return 0
-
-
-class _RecordControl:
-    """The window's Record button: LabRecorder on the inputs and the outlet, started and
-    stopped from the GUI (a new timestamped file each time unless ``--record`` named one)."""
-
-    def __init__(self, args, info, recorder):
-        self.args, self.info, self.recorder = args, info, recorder
-
-    def __call__(self, on: bool) -> str:
-        if not on:
-            rec, self.recorder = self.recorder, None
-            return f"saved {rec.stop()}" if rec is not None else "was not recording"
-        if self.recorder is not None:
-            return f"already recording to {self.recorder.path}"
-        from cmt_live.io.labrecorder import Recorder
-
-        path = self.args.record or Path(time.strftime("cmt-live-%Y%m%d-%H%M%S.xdf"))
-        recorder = Recorder(path, _record_streams(self.args, self.info), overwrite=True)
-        recorder.start()
-        self.recorder = recorder
-        return f"recording to {path}"
-
-
-def _stream_labels(info):
-    from apps.state import StreamLabel
-
-    labels = [StreamLabel(info.eeg.name, "EEG", info.eeg.type, info.eeg.source_id)]
-    if info.gaze is not None:
-        labels.append(StreamLabel(info.gaze.name, "gaze", info.gaze.type, info.gaze.source_id))
-    if info.markers:
-        labels.append(StreamLabel(info.markers, "markers", "Markers"))
-    return labels
-
-
-def _run_gui(driver, args, run_monitor, spec, info, record) -> int:
-    def start_worker(sink):
-        driver.pipeline.add_sink(sink)
-        driver.start(args.duration)
-        return lambda: driver.stop(timeout_s=2.0)
-
-    return run_monitor(
-        start_worker,
-        ch_names=spec.ch_names,
-        order=spec.order,
-        screenshot=args.screenshot,
-        screenshot_after_s=args.screenshot_after,
-        duration_s=args.duration,
-        exit_when_worker_done=True,
-        streams=_stream_labels(info),
-        window_s=spec.window_s,
-        latency_budget_ms=args.step * 1e3,
-        record=None if args.no_outlet else record,
-        recording=record.recorder is not None,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
