@@ -175,7 +175,7 @@ class MonitorState:
         self.n_predictions = 0
         self.finished = False
         self.latency_ms = History(n_rows, 1)  # end-to-end latency per prediction
-        self.rates = {}  # stream name -> History of effective / nominal rate, percent
+        self.rates: dict[str, History] = {}  # stream -> effective / nominal rate, percent
         self._n_rate_rows = n_rows
         self.streams: dict[str, StreamLabel] = {}  # inputs the window was told about
         self.truth = GroundTruth(window_s, self.class_names)

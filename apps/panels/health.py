@@ -22,11 +22,11 @@ HEALTH_COLUMNS: tuple[str, ...] = (
 )
 
 
-def health_texts(h: StreamHealth, label: StreamLabel | None = None) -> tuple[str, ...]:
+def health_texts(h: StreamHealth, label: StreamLabel) -> tuple[str, ...]:
     """The cells of ``h``'s row, in :data:`HEALTH_COLUMNS` order (a Markers row counts
     markers; its timing columns are empty)."""
-    name = h.name + (f"\n{label.detail}" if label is not None and label.detail else "")
-    if label is not None and label.role == "markers":
+    name = h.name + (f"\n{label.detail}" if label.detail else "")
+    if label.role == "markers":
         return (name, h.status, "irreg.", "", "", f"{h.n_samples:d}", "", "")
     nominal = f"{h.nominal_rate:.0f}" if h.nominal_rate > 0 else "irreg."
     return (
@@ -71,12 +71,10 @@ class HealthTable(QtWidgets.QTableWidget):
             self.setItem(row, col, item)
         return item
 
-    def update_health(
-        self, health: Iterable[StreamHealth | tuple[StreamHealth, StreamLabel]]
-    ) -> None:
-        """Show each stream's newest health; a stream seen for the first time gets a row."""
-        for entry in health:
-            h, label = entry if isinstance(entry, tuple) else (entry, None)
+    def update_health(self, health: Iterable[tuple[StreamHealth, StreamLabel]]) -> None:
+        """Show each stream's newest health (with its label, as
+        :meth:`apps.state.MonitorState.health_view` gives them); a new stream gets a row."""
+        for h, label in health:
             row = self._rows.get(h.name)
             if row is None:
                 row = self.rowCount()
