@@ -72,7 +72,7 @@ class EventLine:
     text: str
 
     def __str__(self) -> str:
-        return f"{self.t:8.1f} s  [{self.kind}] {self.text}"
+        return f"{self.t + 0.0:8.1f} s  [{self.kind}] {self.text}"  # + 0.0: no "-0.0"
 
 
 class Changed(enum.Flag):

@@ -180,3 +180,46 @@ def test_a_marker_older_than_the_first_window_stays_on_the_time_axis(window, qtb
     qtbot.waitUntil(
         lambda: window.prob_panel.plot.viewRange()[0][0] == pytest.approx(-2.7), timeout=3000
     )
+
+
+def test_events_fill_from_the_real_pipeline_on_a_gaze_outage(window, qtbot, tmp_path):
+    """The same path as live use: a recording whose gaze drops out for 6 s goes through the
+    real driver and pipeline into the window's sink; the flags it raises become events."""
+    from dataclasses import replace
+
+    from live_models import make_model_file
+
+    from cmt_live.driver import Driver
+    from cmt_live.io.readers import read_recording
+    from cmt_live.io.recording_source import RecordingSource
+    from cmt_live.io.xdf import write_xdf
+    from cmt_live.sim.streams import SimSessionSettings, record_session
+    from models import load_runtime
+
+    rec = record_session(SimSessionSettings(subject=101, seed=2), tmp_path / "s.xdf", 30.0)
+    streams = read_recording(rec)
+    gaze = next(s for s in streams if s.type == "Gaze")
+    keep = (gaze.timestamps < 12.0) | (gaze.timestamps > 18.0)
+    streams[streams.index(gaze)] = replace(
+        gaze, timestamps=gaze.timestamps[keep], data=np.asarray(gaze.data)[keep]
+    )
+    cut = write_xdf(tmp_path / "outage.xdf", streams)
+    runtime = load_runtime(make_model_file(tmp_path / "m.pt", context_len=4))
+    source = RecordingSource(cut, runtime.contract.feature_spec.ch_names)
+    driver = Driver.for_source(runtime, source, sinks=[window.sink])
+    driver.run()
+    driver.close()
+    qtbot.waitUntil(lambda: window.state.finished, timeout=10000)
+    lines = _lines(window)
+
+    def time_of(text):
+        hits = [float(ln.split(" s ")[0]) for ln in lines if text in ln]
+        assert len(hits) == 1, (text, lines)
+        return hits[0]
+
+    # Session time 0 is the first marker (the recording's start); gaze is missing 12-18 s.
+    # Windows are 4 s long, so the flag starts once a window's gaze falls short (~14 s) and
+    # clears once a window holds enough gaze again (~21 s).
+    assert 12.0 <= time_of("[eye_missing] started") <= 16.0
+    assert 18.0 <= time_of("[eye_missing] cleared after") <= 23.0
+    assert any("[marker]" in ln for ln in lines)  # the recording's markers are events too
