@@ -174,6 +174,13 @@ class Pipeline:
             windows = self.cutter.cut_eye_only(
                 self.gaze_buffer, after=self._t_last_end, gaze_gaps=batch.gaze_gaps
             )
+        if self._t_last_end is not None and windows and windows[0].t_end <= self._t_last_end:
+            # EEG that stalled (eye-only windows meanwhile) and then caught up with its
+            # original stamps: the windows the eye-only ones already covered are not cut again
+            # behind them (the context only moves forward).
+            late = [w for w in windows if w.t_end <= self._t_last_end]
+            windows = windows[len(late) :]
+            self.cutter.n_skipped += len(late)
         if windows:
             self._t_last_end = windows[-1].t_end
         if self.cutter.n_skipped > n_skipped and self._t_last_end is not None:

@@ -237,3 +237,34 @@ def test_eeg_lost_mid_run_switches_to_eye_only(runtime):
         assert {Flag.EEG_MISSING, Flag.EEG_STALE} <= p.flags
         assert p.gates[0] < 1e-3 and p.gates[1] == pytest.approx(1.0, abs=1e-3)
     np.testing.assert_allclose(np.diff([p.t_end for p in preds]), 1.0, atol=1e-6)
+
+
+def test_eeg_that_stalls_and_catches_up_does_not_go_back_in_time(runtime):
+    # A loaded sender holds the EEG back for 2 s (stale: eye-only windows), then delivers the
+    # held samples with their original stamps: windows already covered are skipped, not cut
+    # again behind the eye-only ones (seen in the demo: "t_end ... is not after the previous").
+    rec = Recorder()
+    pipe = make(runtime, [rec])
+    eeg, ets = fake_eeg(16)
+    g, gts = fake_gaze(16)
+    stall = (T0 + 8.0, T0 + 10.0)
+
+    def step(lo, hi, stale=False):
+        e = (ets >= lo) & (ets < hi) if not stale else np.zeros(ets.size, bool)
+        s = (gts >= lo) & (gts < hi)
+        return pipe.process(
+            Batch(eeg=eeg[e], eeg_ts=ets[e], gaze=g[s], gaze_ts=gts[s], eeg_stale=stale)
+        )
+
+    preds = []
+    for lo in np.arange(T0, stall[0], 0.25):
+        preds += step(lo, lo + 0.25)
+    for lo in np.arange(stall[0], stall[1], 0.25):
+        preds += step(lo, lo + 0.25, stale=True)
+    preds += step(stall[0], stall[1] + 0.25)  # the held EEG arrives at once
+    for lo in np.arange(stall[1] + 0.25, T0 + 16.0, 0.25):
+        preds += step(lo, lo + 0.25)
+    t_end = [p.t_end for p in preds]
+    assert np.all(np.diff(t_end) > 0), "prediction times go back"
+    assert any(Flag.EEG_STALE in p.flags for p in preds)
+    assert t_end[-1] >= T0 + 15.0, "predictions continue after the EEG catches up"
