@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -182,7 +182,6 @@ class MonitorState:
         self.last_n_trials = int(last_n_trials)
         self.trials: dict[float, list[int]] = {}  # marker time -> [n scored, n correct]
         self.n_markers = 0
-        self.last_marker: tuple[float, str] | None = None  # (session seconds, label)
         self._active_flags: dict[str, float] = {}  # flag -> session time it appeared
         self._new_events: deque[EventLine] = deque(maxlen=int(max_events))
         self._new_markers: deque[tuple[float, str]] = deque(maxlen=int(max_markers))
@@ -296,7 +295,6 @@ class MonitorState:
         self.t_first = min(self.t_first, t)
         self.truth.add_marker(marker.t, marker.label)
         self.n_markers += 1
-        self.last_marker = (t, marker.label)
         self._new_markers.append((t, marker.label))
         self._event(t, "marker", marker.label)
         self._changed |= Changed.MARKERS | Changed.HEALTH | Changed.ACCURACY
@@ -390,8 +388,8 @@ class MonitorState:
         for name in names:
             label = self.streams.get(name, StreamLabel(name, ""))
             if label.role == "markers":
-                h = StreamHealth(name, CONNECTED if self.n_markers else WAITING)
-                h = replace(h, n_samples=self.n_markers)
+                status = CONNECTED if self.n_markers else WAITING
+                h = StreamHealth(name, status, n_samples=self.n_markers)
             else:
                 h = self.health_rows.get(name, StreamHealth(name, WAITING))
             rows.append((h, label))
