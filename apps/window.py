@@ -317,11 +317,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
         t = (self.state.t0 or 0.0) + self.state.t_last
 
         def work() -> None:
+            kind = "recording"
             try:
                 message = record(on)
             except (RuntimeError, TimeoutError, ValueError, OSError) as err:
-                message = f"failed: {err}"
-            sink.on_event("recording", message, t)
+                kind, message = "recording_failed", str(err)  # shown in the warning colour
+            sink.on_event(kind, message, t)
 
         threading.Thread(target=work, name="cmt-monitor-record", daemon=True).start()
 
