@@ -38,6 +38,9 @@ class Flag:
     EEG_IMPLAUSIBLE = "eeg_implausible_units"
     EYE_IMPLAUSIBLE = "eye_implausible_units"
     EEG_INTERPOLATED = "eeg_interpolated"  # missing channels filled from the montage
+    # The stream has been away longer than the user's limit (--loss-limit): said loudly.
+    EEG_LOST = "eeg_lost"
+    EYE_LOST = "eye_lost"
 
 
 #: Bit order of the flags in the prediction outlet's ``flags`` channel (bit i = FLAG_BITS[i]);

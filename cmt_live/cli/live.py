@@ -11,10 +11,12 @@ Usage::
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
 show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and the log (every
-line before the signal is in it) and exit 0. Exit status 2: bad arguments, a stream that cannot
+line before the signal is in it) and exit 0; Ctrl-C during start-up (loading the model, looking for
+the streams) exits at once with status 130. Exit status 2: bad arguments, a stream that cannot
 be resolved, or a model whose contract does not match the streams (refused before the first
-window, with the reason and the fix). Windows whose EEG or gaze units are implausible are
-flagged and, by default, withheld from the model (``cmt_live.plausibility``).
+window, with the reason and the fix). Exit status 3: ``--exit-on-loss S`` and a stream stayed
+away S seconds. Windows whose EEG or gaze units are implausible are flagged and, by default,
+withheld from the model (``cmt_live.plausibility``).
 
 LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
 defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
@@ -96,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resolve-timeout", type=float, metavar="S", default=5.0, help="seconds per stream"
     )
+    p.add_argument(
+        "--loss-limit",
+        type=float,
+        metavar="S",
+        default=10.0,
+        help="an EEG/gaze stream away this long is reported lost (log, health); seconds",
+    )
+    p.add_argument(
+        "--exit-on-loss",
+        type=float,
+        metavar="S",
+        help="exit with status 3 when an EEG/gaze stream stays away S seconds",
+    )
     p.add_argument("--screenshot", type=Path, metavar="PNG", help="save a PNG of the window (GUI)")
     p.add_argument(
         "--screenshot-after", type=float, metavar="S", default=5.0, help="seconds before it"
@@ -172,12 +187,14 @@ def _validate(args, parser) -> None:
     missing = [o for o, v in (("--eeg-stream", args.eeg_stream), ("--model", args.model)) if not v]
     if missing:
         parser.error(f"{' and '.join(missing)} required (or use --demo).")
-    for name in ("step", "resolve_timeout", "time_scale"):
+    for name in ("step", "resolve_timeout", "time_scale", "loss_limit"):
         v = getattr(args, name)
         if not v > 0:
             parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0.")
-    if args.duration is not None and not args.duration > 0:
-        parser.error(f"--duration {args.duration} is invalid; it must be > 0 seconds.")
+    for name in ("duration", "exit_on_loss"):
+        v = getattr(args, name)
+        if v is not None and not v > 0:
+            parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0 seconds.")
 
 
 def _load_runtime(args):
@@ -198,6 +215,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     the way out (the demo stops its simulator there).
     """
     from cmt_live._logging import logger
+    from cmt_live.cli.errors import interruptible
     from cmt_live.driver import Driver
     from cmt_live.lsl.outlet import LslOutletSink
     from cmt_live.lsl.resolve import StreamResolutionError
@@ -232,6 +250,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_unit=args.eeg_units,
             resolve_timeout_s=args.resolve_timeout,
             time_scale=args.time_scale,
+            lost_after_s=args.loss_limit,
+            exit_on_loss_s=args.exit_on_loss,
         ),
         spec.ch_names,
     )
@@ -239,7 +259,15 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     old_handlers: dict = {}
     try:
         try:
-            info = source.open()
+            logger.info(
+                "looking for the streams (EEG %r, gaze %r, markers %r), up to %g s each",
+                args.eeg_stream,
+                args.eye_stream,
+                args.marker_stream,
+                args.resolve_timeout,
+            )
+            # liblsl holds the lookup for its whole timeout; Ctrl-C must not wait for it.
+            info = interruptible(source.open)
             driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         except (StreamResolutionError, ContractError, ValueError) as err:
             print(f"cmt-live: {err}", file=sys.stderr)
@@ -291,12 +319,15 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         if driver.error is not None:
             logger.error("pipeline error: %r", driver.error)
             status = status or 1
+        if source.gave_up is not None:
+            print(f"cmt-live: {source.gave_up}", file=sys.stderr)
+            status = status or 3
         return status
     finally:
         if recorder is not None:
             try:
                 print(f"cmt-live: recorded {recorder.stop()}", file=sys.stderr)
-            except RuntimeError as err:
+            except (RuntimeError, ValueError) as err:
                 print(f"cmt-live: recording failed: {err}", file=sys.stderr)
         if log is not None:
             log.write_info(
@@ -307,6 +338,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             driver.close()
         else:
             source.close()
+        if log is not None and log.unwritten:
+            print(f"cmt-live: {log.unwritten}", file=sys.stderr)
         if extra_stop is not None:
             extra_stop()
         for sig, handler in old_handlers.items():
@@ -446,16 +479,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(args, parser)
-    apply_logging(args)
-    if args.demo:
-        # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
-        from cmt_live.lsl.config import use_loopback_config
+    from cmt_live.cli.errors import EXIT_INTERRUPTED
 
-        use_loopback_config()
-        return run_demo(args)
-    if args.replay:
-        return run_replay(args)
-    return run_live(args)
+    apply_logging(args)
+    try:
+        if args.demo:
+            # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
+            from cmt_live.lsl.config import use_loopback_config
+
+            use_loopback_config()
+            return run_demo(args)
+        if args.replay:
+            return run_replay(args)
+        return run_live(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before the monitor runs (loading, stream lookup); once it runs, Ctrl-C stops
+        # it cleanly and exits 0. What was opened is closed on the way here.
+        print("cmt-live: interrupted during start-up; exiting.", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def run_demo(args) -> int:
