@@ -32,6 +32,9 @@ class Flag:
     EEG_NONFINITE = "eeg_nonfinite"  # NaN/Inf samples in the window
     EEG_FLAT = "eeg_flat"  # at least one flat channel (DE floored)
     EYE_LOW_COVERAGE = "eye_low_coverage"  # too few valid gaze samples for features
+    # The model's eye features were not computed by features/ (a release's): eye input masked.
+    EYE_MASKED_RELEASE = "eye_masked_release"
+    EYE_RELEASE_TRUSTED = "eye_release_trusted"  # ... used anyway (--trust-release-eye-features)
     TIMESTAMP_FAULT = "timestamp_fault"  # backward jump / duplicate stamps seen in the window
     NO_VALID_CONTEXT = "no_valid_context"  # no window in the model context is usable
     # Values outside physiological / training ranges (cmt_live.plausibility): wrong units.

@@ -7,6 +7,7 @@ Usage::
              [--channel-map "A=B,..."] [--eeg-units uV|V] [--eeg-source-id ID]
              [--eye-source-id ID] [--outlet-name CMT-Emotion] [--screenshot PNG]
              [--fill-missing N] [--pupil-scale K] [--implausible mask|flag]
+             [--trust-release-eye-features]
     cmt-live --demo [--headless] [--rebuild-demo-model]
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
@@ -17,6 +18,10 @@ be resolved, or a model whose contract does not match the streams (refused befor
 window, with the reason and the fix). Exit status 3: ``--exit-on-loss S`` and a stream stayed
 away S seconds. Windows whose EEG or gaze units are implausible are flagged and, by default,
 withheld from the model (``cmt_live.plausibility``).
+
+A model whose eye features were not computed by cmt-live (trained on SEED-V's released npz:
+``contract.feature_source``) runs EEG-only, flagged ``eye_masked_release``, unless
+``--trust-release-eye-features`` (flag ``eye_release_trusted``).
 
 LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
 defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
@@ -142,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH.xdf",
         help="record the input streams and the prediction outlet to XDF (LabRecorder)",
     )
+    p.add_argument(
+        "--trust-release-eye-features",
+        action="store_true",
+        help="feed the eye input to a model whose eye features were not computed by cmt-live "
+        "(e.g. trained on SEED-V's released npz): by default its eye input is masked",
+    )
     add_logging_args(p)
     return p
 
@@ -160,7 +171,32 @@ def _contract_summary(runtime) -> dict:
         "smoothing": s.smoothing,
         "class_names": list(c.class_names),
         "provenance_fold": c.provenance.get("fold"),
+        "feature_source": c.feature_source,
     }
+
+
+def _eye_input(runtime, args) -> str:
+    """How the model's eye input is used, told once on stderr when it is not plainly used."""
+    source = runtime.contract.feature_source["eye"]
+    if runtime.contract.live_ready("eye"):
+        return "used"
+    if args.trust_release_eye_features:
+        print(
+            f"cmt-live: WARNING: the model's eye features are '{source}' (not computed by "
+            "cmt-live: a release's columns, whose order, units and per-clip statistics differ "
+            "from ours); --trust-release-eye-features feeds them anyway. Predictions carry the "
+            "flag eye_release_trusted.",
+            file=sys.stderr,
+        )
+        return f"trusted ({source} eye features, --trust-release-eye-features)"
+    print(
+        f"cmt-live: the model's eye features are '{source}' (not computed by cmt-live), so its "
+        "eye input is masked: EEG-only predictions, flag eye_masked_release. Train on features "
+        "cmt-live computes (cmt-dataset, cmt-sim dataset) to use the eye, or pass "
+        "--trust-release-eye-features knowingly.",
+        file=sys.stderr,
+    )
+    return f"masked ({source} eye features)"
 
 
 def _validate(args, parser) -> None:
@@ -275,6 +311,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         pipeline = driver.pipeline
         start_info = _contract_summary(runtime)
         start_info.update(
+            eye_input=_eye_input(runtime, args),
             eeg_stream=info.eeg.name,
             eeg_source_id=info.eeg.source_id,
             eeg_sfreq=info.eeg.sfreq,
@@ -296,7 +333,11 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 LslOutletSink(
                     args.outlet_name,
                     clock_map=source.to_lsl_time if args.time_scale != 1 else None,
-                    info={"model": Path(runtime.path).name, "window_s": spec.window_s},
+                    info={
+                        "model": Path(runtime.path).name,
+                        "window_s": spec.window_s,
+                        "eye_input": start_info["eye_input"],
+                    },
                 )
             )
         if args.record:
@@ -431,9 +472,11 @@ def _run_fast_replay(args, runtime) -> int:
             fill_missing=args.fill_missing,
         )
         driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
+        eye_input = _eye_input(runtime, args)
         if args.log:
             info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
-                    "filled_channels": list(source.info.filled_channels)}  # fmt: skip
+                    "filled_channels": list(source.info.filled_channels),
+                    "eye_input": eye_input}  # fmt: skip
             log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
             driver.pipeline.add_sink(log)
     except (ContractError, ValueError, FileNotFoundError, OSError) as err:
@@ -462,8 +505,12 @@ def _run_fast_replay(args, runtime) -> int:
 
 
 def _unit_settings(args) -> dict:
-    """The Settings fields the unit options set."""
-    return {"pupil_scale": args.pupil_scale, "implausible": args.implausible}
+    """The Settings fields the unit and eye-provenance options set."""
+    return {
+        "pupil_scale": args.pupil_scale,
+        "implausible": args.implausible,
+        "trust_release_eye": args.trust_release_eye_features,
+    }
 
 
 def _run_headless(driver, args, spec) -> int:
