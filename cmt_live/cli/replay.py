@@ -8,6 +8,10 @@ Examples
     cmt-replay session.xdf --speed 4 --loop --streams EEG,Gaze
     cmt-replay 1_1_20180804.cnt --gaze gaze.csv --seedv-times trial_start_end_timestamp.txt \
         --session 1                               # SEED-V raw EEG + clip markers
+    cmt-replay scan41_short.cnt --cnt-format int16   # a Neuroscan file of known word size
+    cmt-replay session.asc                       # EyeLink gaze alone (RES gives px/deg)
+    cmt-replay eeg.edf --gaze tobii.csv --gaze-units px --screen-px 1920 1080 \
+        --screen-cm 53 30 --distance-cm 60        # EEG + gaze in pixels
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from cmt_live._logging import logger, set_log_level
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cmt-replay", description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "file", help="recording: .xdf, or an MNE-readable EEG file (.fif .edf .bdf .cnt)"
+        "file",
+        help="recording: .xdf, an MNE-readable EEG file (.fif .edf .bdf .cnt), or a gaze file "
+        "(.asc .csv)",
     )
     p.add_argument(
         "--speed", type=float, default=1.0, help="playback speed (default 1 = real time)"
@@ -30,11 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action="store_true", help="start over at the end")
     p.add_argument("--seek", type=float, default=0.0, metavar="S", help="skip the first S seconds")
     p.add_argument("--streams", default=None, help="comma-separated stream names to replay (XDF)")
-    p.add_argument("--gaze", default=None, help="gaze CSV to go with an EEG file")
     p.add_argument("--seedv-times", default=None, help="SEED-V trial_start_end_timestamp.txt")
     p.add_argument("--session", type=int, default=1, help="SEED-V session for --seedv-times")
     p.add_argument("--prefix", default="", help="prefix for every replayed stream name")
     p.add_argument("--log-level", default="INFO")
+    from cmt_live.io.options import add_recording_options
+
+    add_recording_options(p)
     return p
 
 
@@ -45,13 +53,15 @@ def main(argv: list[str] | None = None) -> int:
 
     # Replay is a local tool by default; a user-set LSLAPICFG still wins.
     use_loopback_config()
+    from cmt_live.io.options import recording_options
     from cmt_live.io.readers import markers_stream, read_recording, read_seedv_trial_times
     from cmt_live.lsl.player import Player, PlayerSettings
 
     try:
         settings = PlayerSettings(speed=args.speed, loop=args.loop, seek_s=args.seek)
         names = [s for s in args.streams.split(",") if s] if args.streams else None
-        streams = read_recording(args.file, gaze=args.gaze, streams=names)
+        options = recording_options(args)
+        streams = read_recording(args.file, gaze=args.gaze, streams=names, options=options)
         if args.seedv_times:
             from features.seedv import SEEDV_LABELS  # session label orders
 
