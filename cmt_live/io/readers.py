@@ -58,34 +58,9 @@ def read_raw_eeg(
     stream : XdfStream
         Timestamps start at 0 (the first sample).
     """
-    import mne
-
     path = Path(path)
-    suffix = _suffix(path)
-    if suffix not in EEG_EXTENSIONS:
-        raise ValueError(
-            f"{path}: unknown extension {suffix!r}. Readable EEG files: {EEG_EXTENSIONS}; "
-            f"gaze files: {GAZE_EXTENSIONS}; recordings with gaze and markers: .xdf."
-        )
-    if not path.exists():
-        raise FileNotFoundError(f"EEG file {path} does not exist.")
-    if suffix == ".cnt":
-        raw = read_cnt(path, cnt_format)
-    else:
-        raw = mne.io.read_raw(path, preload=False, verbose="error")
-    if ch_names is not None:
-        upper = {c.upper(): c for c in raw.ch_names}
-        missing = [c for c in ch_names if c.upper() not in upper]
-        if missing:
-            raise ValueError(
-                f"{path} lacks channels {missing} (it has {raw.ch_names[:70]}). Rename them "
-                "with --channel-map OLD=NEW or pick a model trained on this montage."
-            )
-        raw.pick([upper[c.upper()] for c in ch_names])
-        labels = list(ch_names)
-    else:
-        raw.pick("eeg")
-        labels = list(raw.ch_names)
+    raw = open_raw_eeg(path, cnt_format)
+    labels = pick_channels(raw, ch_names, path)
     data = raw.get_data(units="uV").T.astype(np.float32)
     ts = np.arange(data.shape[0]) / raw.info["sfreq"]
     return XdfStream(
@@ -99,6 +74,47 @@ def read_raw_eeg(
         timestamps=ts,
         data=data,
     )
+
+
+def open_raw_eeg(path: str | Path, cnt_format: str = "auto"):
+    """An EEG file as an MNE Raw, not preloaded (``.cnt``: :func:`~cmt_live.io.neuroscan.read_cnt`).
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        An unknown extension or a missing or unreadable file (one line, with the fix).
+    """
+    import mne
+
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix not in EEG_EXTENSIONS:
+        raise ValueError(
+            f"{path}: unknown extension {suffix!r}. Readable EEG files: {EEG_EXTENSIONS}; "
+            f"gaze files: {GAZE_EXTENSIONS}; recordings with gaze and markers: .xdf."
+        )
+    if not path.exists():
+        raise FileNotFoundError(f"EEG file {path} does not exist.")
+    if suffix == ".cnt":
+        return read_cnt(path, cnt_format)
+    return mne.io.read_raw(path, preload=False, verbose="error")
+
+
+def pick_channels(raw, ch_names: tuple[str, ...] | None, path) -> list[str]:
+    """Keep ``ch_names`` of ``raw`` (by name, any case) in that order, or its EEG channels
+    when None; returns the labels kept. Raises ``ValueError`` naming the missing ones."""
+    if ch_names is None:
+        raw.pick("eeg")
+        return list(raw.ch_names)
+    upper = {c.upper(): c for c in raw.ch_names}
+    missing = [c for c in ch_names if c.upper() not in upper]
+    if missing:
+        raise ValueError(
+            f"{path} lacks channels {missing} (it has {raw.ch_names[:70]}). Rename them "
+            "with --channel-map OLD=NEW or pick a model trained on this montage."
+        )
+    raw.pick([upper[c.upper()] for c in ch_names])
+    return list(ch_names)
 
 
 def read_gaze_file(path: str | Path, options: RecordingOptions | None = None) -> XdfStream:
