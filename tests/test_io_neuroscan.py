@@ -56,6 +56,19 @@ def test_noise_that_tells_nothing_is_refused_with_the_fix(tmp_path):
     np.testing.assert_allclose(read_cnt(path, "int16").get_data(units="uV"), noise * CAL, atol=1e-3)
 
 
+def test_junk_and_truncated_files_are_one_line_errors(tmp_path):
+    junk = tmp_path / "junk.cnt"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    cut = tmp_path / "cut.cnt"
+    _cnt(cut, 10, names=[f"E{i}" for i in range(8)])
+    cut.write_bytes(cut.read_bytes()[:1000])
+    for path in (junk, cut):
+        with pytest.raises(ValueError, match=rf"{path.name}: cannot read this as a Neuroscan"):
+            read_cnt(path)
+        with pytest.raises(ValueError, match="of int16 words"):
+            read_cnt(path, "int16")
+
+
 def test_smoothness_ratio_known_answers():
     t = np.arange(4000) / 1000.0
     sine = np.sin(2 * np.pi * 10 * t)[None]

@@ -18,6 +18,8 @@ ratio wins when it is clearly smaller; otherwise the file is refused with the fl
 
 from __future__ import annotations
 
+import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,18 @@ _EVENT_TABLE_OFFSET = 886
 _DATA_OFFSET = 900
 _CH_SIZE = 75
 
+#: What MNE's CNT reader raises on files it cannot parse (it wraps some in RuntimeError).
+_READ_ERRORS = (ValueError, RuntimeError, OverflowError, IndexError, KeyError, struct.error)
+
 _FIX = "pass --cnt-format int16 or --cnt-format int32 (Neuroscan 'Scan 4.3' files are 16-bit)"
+
+
+def _why(err: BaseException) -> str:
+    """One line of an MNE error (MNE wraps some in traceback text and a hint about ANT files)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    named = [ln for ln in lines if re.match(r"^\w+(Error|Exception): ", ln)]
+    plain = [ln for ln in lines if not ln.startswith(("WARNING", "File ", "~", "^"))]
+    return (named or plain or [type(err).__name__])[-1][:160]
 
 
 def smoothness_ratio(data: np.ndarray) -> float:
@@ -123,12 +136,15 @@ def guess_data_format(path: str | Path) -> tuple[str, dict[str, float]]:
             if stop < 3:
                 raise ValueError(f"{raw.n_times} samples")
             ratios[fmt] = smoothness_ratio(raw.get_data(picks="all", stop=stop))
-        except (ValueError, RuntimeError, OverflowError, OSError) as err:
-            errors[fmt] = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+        except (*_READ_ERRORS, OSError) as err:
+            errors[fmt] = _why(err)
     finite = {k: v for k, v in ratios.items() if np.isfinite(v)}
     if not finite:
         detail = "; ".join(f"{k}: {v}" for k, v in errors.items()) or "every channel is flat"
-        raise ValueError(f"{path}: cannot read this Neuroscan .cnt as 16- or 32-bit ({detail}).")
+        raise ValueError(
+            f"{path}: cannot read this as a Neuroscan .cnt, 16- or 32-bit ({detail}); is it "
+            "complete, and a Neuroscan file (an ANT Neuro .cnt is not)?"
+        )
     best = min(finite, key=finite.get)
     other = [v for k, v in finite.items() if k != best]
     if other and not finite[best] < _CLEAR_MARGIN * other[0]:
@@ -166,15 +182,14 @@ def read_cnt(path: str | Path, data_format: str = "auto"):
     if data_format != "auto":
         try:
             return _read(path, data_format)
-        except (ValueError, RuntimeError, OverflowError) as err:
-            msg = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+        except _READ_ERRORS as err:
             raise ValueError(
-                f"{path}: cannot read as a {data_format} Neuroscan .cnt ({msg}); try "
-                "--cnt-format auto, or convert the file to .fif with MNE."
+                f"{path}: cannot read as a Neuroscan .cnt of {data_format} words "
+                f"({_why(err)}); try --cnt-format auto, or convert the file to .fif with MNE."
             ) from err
     try:
         return _read(path, "auto")
-    except (ValueError, RuntimeError, OverflowError) as err:
-        logger.info("%s: MNE cannot infer the word size (%s)", path, str(err).strip()[:200])
+    except _READ_ERRORS as err:
+        logger.info("%s: MNE cannot infer the word size (%s)", path, _why(err))
     fmt, _ = guess_data_format(path)
     return _read(path, fmt)
