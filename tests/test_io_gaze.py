@@ -211,3 +211,33 @@ def test_eeg_file_plus_gaze_file(tmp_path):
         read_recording(tmp_path / "g.asc", gaze=tmp_path / "g.asc")
     with pytest.raises(ValueError, match=r"unknown gaze file extension '\.txt'"):
         read_recording(eeg, gaze=tmp_path / "g.txt")
+
+
+def test_eeg_and_gaze_files_become_training_data(tmp_path):
+    """cmt-dataset EEG+GAZE:S:K with SEED-V's clip times: our DE and eye features per clip."""
+    from cmt_live.cli.dataset import main as dataset_main
+    from features.seedv import SEEDV_LABELS
+    from models.seedv import load_seedv
+
+    start = 2 + 5 * np.arange(15)
+    times = tmp_path / "trial_start_end_timestamp.txt"
+    times.write_text(f"Session 1:\nstart_second: {start.tolist()}\nend_second: "
+                     f"{(start + 4.5).tolist()}\n")  # fmt: skip
+    names = list(FeatureSpec().ch_names)
+    rng = np.random.default_rng(0)
+    eeg = tmp_path / "s1.fif"
+    data = np.cumsum(rng.normal(0, 1e-6, (len(names), 80 * 200)), axis=1)
+    mne.io.RawArray(data, mne.create_info(names, 200.0, "eeg"), verbose="error").save(
+        eeg, verbose="error"
+    )
+    gaze = _asc(tmp_path / "s1.asc", seconds=80.0, blink=(0.0, 0.0))
+    out = tmp_path / "data"
+    argv = ["--out", str(out), f"{eeg}+{gaze}:1:1", "--seedv-times", str(times)]
+    assert dataset_main(argv) == 0
+    trials = load_seedv(out).trials
+    assert [t.label for t in trials] == list(SEEDV_LABELS[0])
+    sacc = EYE_FEATURE_NAMES.index("saccade_frequency_hz")
+    assert all(t.eeg.shape == (1, 310) for t in trials)
+    assert np.median([t.eye[0, sacc] for t in trials]) == pytest.approx(2.0, abs=0.3)
+    # Without the clip times, the files carry no markers: one line naming the option.
+    assert dataset_main(["--out", str(tmp_path / "o2"), f"{eeg}+{gaze}:1:1"]) == 2

@@ -122,9 +122,13 @@ def session_trials(
     eeg_path, _, gaze_path = str(path).partition("+")
     streams = read_recording(eeg_path, gaze=gaze_path or None, options=options)
     if seedv_times is not None and not any(s.type.lower() == "markers" for s in streams):
-        start, _ = read_seedv_trial_times(seedv_times, session)
-        labels = [CLASS_NAMES[c] for c in SEEDV_LABELS[session - 1]]
-        streams.append(markers_stream(start, labels[: len(start)]))
+        start, end = read_seedv_trial_times(seedv_times, session)
+        labels = [CLASS_NAMES[c] for c in SEEDV_LABELS[session - 1]][: len(start)]
+        # A "Rest" marker at each clip end ends the trial there (trial_segments); at equal
+        # times the end of one clip comes before the start of the next.
+        ends = [(e, "Rest") for e in end]
+        events = sorted([*zip(start, labels), *ends], key=lambda ev: (ev[0], ev[1] != "Rest"))
+        streams.append(markers_stream([t for t, _ in events], [lab for _, lab in events]))
     eeg, gaze, markers = select_streams(streams)
     if gaze is None or markers is None:
         raise ValueError(
