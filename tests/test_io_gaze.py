@@ -76,8 +76,11 @@ def _asc(path, eyes=("LEFT", "RIGHT"), extra="", res=True, **kw):
         if i == 300:
             lines.append(f"EFIX L   {t0}\t{ms}\t600\t  960.0\t  620.0\t   3800")
     end = t0 + round(t[-1] * 1000)
-    lines.append(f"END\t{end} \tSAMPLES\tEVENTS\tRES\t  {PPD:.2f}\t  {PPD:.2f}" if res else
-                 f"END\t{end} \tSAMPLES\tEVENTS")  # fmt: skip
+    lines.append(
+        f"END\t{end} \tSAMPLES\tEVENTS\tRES\t  {PPD:.2f}\t  {PPD:.2f}"
+        if res
+        else f"END\t{end} \tSAMPLES\tEVENTS"
+    )
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -221,8 +224,9 @@ def test_eeg_and_gaze_files_become_training_data(tmp_path):
 
     start = 2 + 5 * np.arange(15)
     times = tmp_path / "trial_start_end_timestamp.txt"
-    times.write_text(f"Session 1:\nstart_second: {start.tolist()}\nend_second: "
-                     f"{(start + 4.5).tolist()}\n")  # fmt: skip
+    times.write_text(
+        f"Session 1:\nstart_second: {start.tolist()}\nend_second: {(start + 4.5).tolist()}\n"
+    )
     names = list(FeatureSpec().ch_names)
     rng = np.random.default_rng(0)
     eeg = tmp_path / "s1.fif"
@@ -241,3 +245,16 @@ def test_eeg_and_gaze_files_become_training_data(tmp_path):
     assert np.median([t.eye[0, sacc] for t in trials]) == pytest.approx(2.0, abs=0.3)
     # Without the clip times, the files carry no markers: one line naming the option.
     assert dataset_main(["--out", str(tmp_path / "o2"), f"{eeg}+{gaze}:1:1"]) == 2
+
+
+def test_gaze_csv_bad_rows_are_named(tmp_path):
+    path = tmp_path / "g.csv"
+    for body, match in (
+        ("", "holds a header and no gaze samples"),
+        ("0.0,1,2,3,4\n0.02,1,2,3,4\n0.01,1,2,3,4\n", "going backwards at data row 3"),
+        (",1,2,3,4\n0.02,1,2,3,4\n", "missing or going backwards at data row 1"),
+        ("0.0,1,two,3,4\n", r"line 2: cannot read"),
+    ):
+        path.write_text("timestamp,x,y,pupil_1,pupil_2\n" + body)
+        with pytest.raises(ValueError, match=match):
+            read_gaze_csv(path)

@@ -33,8 +33,9 @@ def _cnt(path, seconds, *, dtype="int16", amplitude=2000, names=SEED, header_n_s
 def test_ambiguous_header_reads_the_right_values(tmp_path, dtype, amplitude, header_n_samples):
     path = tmp_path / "x.cnt"
     names = [f"E{i}" for i in range(8)]
-    counts = _cnt(path, 10, dtype=dtype, amplitude=amplitude, names=names,
-                  header_n_samples=header_n_samples)  # fmt: skip
+    counts = _cnt(
+        path, 10, dtype=dtype, amplitude=amplitude, names=names, header_n_samples=header_n_samples
+    )
     # The header is ambiguous: MNE's own inference gives up on this file.
     with pytest.raises(RuntimeError, match="Could not automatically compute"):
         mne.io.read_raw_cnt(path, verbose="error")
@@ -117,8 +118,14 @@ def _seedv_root(tmp_path, subject=1, session=1):
             span = (t >= s) & (t < e)
             counts[0, span] += 400 * np.sin(2 * np.pi * 10 * t[span])
     # int32 and a header count that overflowed: SEED-V's own fault (SEEDV.md §2.2).
-    write_cnt(root / "EEG_raw" / f"{subject}_{session}_20180804.cnt", np.round(counts), SFREQ,
-              names, dtype="int32", header_n_samples=-5)  # fmt: skip
+    write_cnt(
+        root / "EEG_raw" / f"{subject}_{session}_20180804.cnt",
+        np.round(counts),
+        SFREQ,
+        names,
+        dtype="int32",
+        header_n_samples=-5,
+    )
     return root
 
 

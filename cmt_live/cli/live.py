@@ -383,8 +383,11 @@ def _run_fast_replay(args, runtime) -> int:
         + (f", log {args.log}" if args.log else "")
     )
     if stats.n_predictions == 0:
-        print(f"cmt-live: no prediction from {args.replay}: no window had usable EEG or gaze "
-              "(see the log's events, --log PATH).", file=sys.stderr)  # fmt: skip
+        print(
+            f"cmt-live: no prediction from {args.replay}: no window had usable EEG or gaze "
+            "(see the log's events, --log PATH).",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -108,8 +108,10 @@ def _parse(path: Path) -> _Parsed:
                         "to its own .asc file."
                     )
                 if out.t_ms and new.href != out.href:
-                    raise ValueError(f"{path}, line {line_no}: HREF and GAZE blocks are mixed; "
-                                     "export one sample type (edf2asc -sg or -sh).")  # fmt: skip
+                    raise ValueError(
+                        f"{path}, line {line_no}: HREF and GAZE blocks are mixed; "
+                        "export one sample type (edf2asc -sg or -sh)."
+                    )
                 block = new
                 out.eyes, out.href, out.rate = new.eyes, new.href, new.rate or out.rate
             elif head == "END" and "RES" in tok:
@@ -178,8 +180,9 @@ def read_eyelink_asc(
     for i, eye in enumerate(p.eyes):
         x, y, pupil = rows[:, 3 * i], rows[:, 3 * i + 1], rows[:, 3 * i + 2]
         per_eye[eye] = (x, y, np.isfinite(pupil) & (pupil > 0), pupil)
-    x, y, valid = combine_eyes(*(per_eye[e][:3] if e in per_eye else None
-                                 for e in ("LEFT", "RIGHT")))  # fmt: skip
+    x, y, valid = combine_eyes(
+        *(per_eye[e][:3] if e in per_eye else None for e in ("LEFT", "RIGHT"))
+    )
     if p.href:
         x_deg = np.degrees(np.arctan(x / HREF_DISTANCE))
         y_deg = -np.degrees(np.arctan(y / HREF_DISTANCE))

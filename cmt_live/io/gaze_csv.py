@@ -140,8 +140,10 @@ def read_gaze_csv(
         if "pupil_1" not in cols and "pupil_2" not in cols:
             missing.append("pupil_1/pupil_2")
         if missing:
-            raise ValueError(f"{path} lacks the gaze columns {missing}; its header is "
-                             f"{[h.strip() for h in header]}; {_DOC}.")  # fmt: skip
+            raise ValueError(
+                f"{path} lacks the gaze columns {missing}; its header is "
+                f"{[h.strip() for h in header]}; {_DOC}."
+            )
         keys = list(cols)
         flags = {"valid", "left_valid", "right_valid"}
         rows = []
@@ -152,13 +154,19 @@ def read_gaze_csv(
                 rows.append([_value(row[cols[k]], k in flags) for k in keys])
             except (ValueError, IndexError) as err:
                 raise ValueError(f"{path}, line {line_no}: cannot read {row!r} ({err}).") from err
+    if not rows:
+        raise ValueError(f"{path} holds a header and no gaze samples.")
     arr = np.asarray(rows, dtype=np.float64).reshape(-1, len(keys))
     get = {k: arr[:, i] for i, k in enumerate(keys)}
     ts = get[time_col] * _TIME_SCALE[time_col] + float(offset_s)
-    if np.any(~np.isfinite(ts)) or np.any(np.diff(ts) < 0):
-        bad = int(np.argmax(~np.isfinite(ts[1:]) | (np.diff(ts) < 0))) + 2
-        raise ValueError(f"{path}: timestamps missing or going backwards at data row {bad}; "
-                         "sort the file and fill every timestamp.")  # fmt: skip
+    wrong = ~np.isfinite(ts)
+    wrong[1:] |= np.diff(ts) < 0
+    if wrong.any():
+        bad = int(np.argmax(wrong)) + 1
+        raise ValueError(
+            f"{path}: timestamps missing or going backwards at data row {bad}; "
+            "sort the file and fill every timestamp."
+        )
     n = len(ts)
 
     def validity(prefix: str) -> np.ndarray:
@@ -173,10 +181,12 @@ def read_gaze_csv(
     if one_point:
         x, y, valid = combine_eyes((get["x"], get["y"], validity("")), None)
     else:
-        x, y, valid = combine_eyes(*(
-            (get[f"{e}_x"], get[f"{e}_y"], validity(f"{e}_")) if e in eyes else None
-            for e in ("left", "right")
-        ))  # fmt: skip
+        x, y, valid = combine_eyes(
+            *(
+                (get[f"{e}_x"], get[f"{e}_y"], validity(f"{e}_")) if e in eyes else None
+                for e in ("left", "right")
+            )
+        )
     x, y = (geometry or ScreenGeometry()).to_degrees(x, y, units, source=str(path))
     nan = np.full(n, np.nan)
     data = np.column_stack(

@@ -99,16 +99,19 @@ class ScreenGeometry:
                 x, y, screen_w_px=w, screen_h_px=h, screen_w_cm=w_cm, distance_cm=self.distance_cm
             )
         if self.px_per_deg is None:
-            raise ValueError(f"{source}: gaze is in pixels and the screen geometry is unknown; "
-                             f"{_NEEDS}.")  # fmt: skip
+            raise ValueError(
+                f"{source}: gaze is in pixels and the screen geometry is unknown; {_NEEDS}."
+            )
         cx, cy = (self.screen_px[0] / 2, self.screen_px[1] / 2) if self.screen_px else (0.0, 0.0)
         return (x - cx) / self.px_per_deg[0], -(y - cy) / self.px_per_deg[1]
 
     def norm_to_degrees(self, x_n, y_n, *, source: str = "gaze") -> tuple[np.ndarray, np.ndarray]:
         """Fractions of the screen (0..1, origin top-left) -> degrees; needs ``screen_px``."""
         if self.screen_px is None:
-            raise ValueError(f"{source}: gaze is in fractions of the screen; pass --screen-px W H "
-                             f"and {_NEEDS.removeprefix('pass ')}.")  # fmt: skip
+            raise ValueError(
+                f"{source}: gaze is in fractions of the screen; pass --screen-px W H "
+                f"and {_NEEDS.removeprefix('pass ')}."
+            )
         w, h = self.screen_px
         return self.px_to_degrees(np.asarray(x_n) * w, np.asarray(y_n) * h, source=source)
 

@@ -125,8 +125,9 @@ def read_gaze_file(path: str | Path, options: RecordingOptions | None = None) ->
     if suffix == ".asc":
         return read_eyelink_asc(path, geometry=o.geometry, offset_s=o.gaze_offset_s)
     if suffix in (".csv", ".tsv"):
-        return read_gaze_csv(path, units=o.gaze_units, geometry=o.geometry,
-                             offset_s=o.gaze_offset_s)  # fmt: skip
+        return read_gaze_csv(
+            path, units=o.gaze_units, geometry=o.geometry, offset_s=o.gaze_offset_s
+        )
     raise ValueError(
         f"{path}: unknown gaze file extension {suffix!r}; gaze files are {GAZE_EXTENSIONS} "
         "(EyeLink: convert .edf with SR Research's edf2asc)."

@@ -95,7 +95,9 @@ class RecordingSource:
             eye_only_ok=True,
         )
         try:
-            idx = match_channels(eeg.ch_names, tuple(ch_names), channel_map) if eeg else None
+            idx = (
+                None if eeg is None else match_channels(eeg.ch_names, tuple(ch_names), channel_map)
+            )
             gidx = match_gaze_channels(gaze.ch_names) if gaze is not None else None
         except ValueError as err:
             raise ContractError(str(err)) from err
@@ -104,8 +106,16 @@ class RecordingSource:
         if eeg is None:
             # No EEG stream: declare the model's rate and channels so the settings validate;
             # no EEG sample ever arrives and every batch says the EEG is stale.
-            eeg = XdfStream("(no EEG)", "EEG", "", float(eeg_sfreq), "float32", list(ch_names),
-                            np.zeros(0), np.zeros((0, len(ch_names)), np.float32))  # fmt: skip
+            eeg = XdfStream(
+                "(no EEG)",
+                "EEG",
+                "",
+                float(eeg_sfreq),
+                "float32",
+                list(ch_names),
+                np.zeros(0),
+                np.zeros((0, len(ch_names)), np.float32),
+            )
         self.info = SourceInfo(
             eeg=_meta(eeg),
             gaze=_meta(gaze) if gaze is not None else None,
@@ -125,11 +135,11 @@ class RecordingSource:
         t_first = float(clock[0]) if len(clock) else 0.0
         self._t_now = t_first
         if gaze is None:
-            self._first_events = [(Flag.EYE_MISSING, "no gaze stream in the recording: EEG-only",
-                                   t_first)]  # fmt: skip
+            self._first_events = [
+                (Flag.EYE_MISSING, "no gaze stream in the recording: EEG-only", t_first)
+            ]
         elif self.eye_only:
-            self._first_events = [(Flag.EEG_MISSING, "no EEG in the recording: eye-only",
-                                   t_first)]  # fmt: skip
+            self._first_events = [(Flag.EEG_MISSING, "no EEG in the recording: eye-only", t_first)]
         else:
             self._first_events = []
 

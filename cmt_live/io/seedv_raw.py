@@ -58,8 +58,10 @@ def find_raw_sessions(root: str | Path) -> list[tuple[Path, int, int]]:
             continue
         key = (int(m[1]), int(m[2]))
         if key in found and found[key] != path:
-            raise ValueError(f"subject {key[0]} session {key[1]} has two files: {found[key]} and "
-                             f"{path}; move one out of {folder}.")  # fmt: skip
+            raise ValueError(
+                f"subject {key[0]} session {key[1]} has two files: {found[key]} and "
+                f"{path}; move one out of {folder}."
+            )
         found[key] = path
     if not found:
         raise ValueError(
@@ -80,8 +82,9 @@ def raw_session_trials(
     start, end = read_seedv_trial_times(times_file, session)
     labels = SEEDV_LABELS[session - 1]
     if len(start) != len(labels):
-        raise ValueError(f"{times_file}: session {session} has {len(start)} clips; SEED-V has "
-                         f"{len(labels)}.")  # fmt: skip
+        raise ValueError(
+            f"{times_file}: session {session} has {len(start)} clips; SEED-V has {len(labels)}."
+        )
     raw = open_raw_eeg(path, cnt_format)
     pick_channels(raw, spec.ch_names, path)
     sfreq = float(raw.info["sfreq"])
@@ -89,8 +92,13 @@ def raw_session_trials(
     trials = []
     for number, (t0, t1, code) in enumerate(zip(start, end, labels), start=1):
         if t1 > t_stop + 1e-9:
-            logger.warning("%s: clip %d ends at %.1f s, after the recording (%.1f s); skipped.",
-                           path, number, t1, t_stop)  # fmt: skip
+            logger.warning(
+                "%s: clip %d ends at %.1f s, after the recording (%.1f s); skipped.",
+                path,
+                number,
+                t1,
+                t_stop,
+            )
             continue
         a = max(0, int(np.floor((t0 - LEAD_S) * sfreq)))
         b = min(raw.n_times, int(np.ceil(t1 * sfreq)) + 1)
@@ -136,8 +144,10 @@ def build_dataset_from_seedv_raw(
     root = Path(root)
     times_file = root / TIMES_FILE
     if not times_file.is_file():
-        raise FileNotFoundError(f"{times_file} does not exist; it comes with SEED-V's release "
-                                "(clip start and end seconds per session).")  # fmt: skip
+        raise FileNotFoundError(
+            f"{times_file} does not exist; it comes with SEED-V's release "
+            "(clip start and end seconds per session)."
+        )
     sessions = find_raw_sessions(root)
     if subjects is not None:
         wanted = set(subjects)

@@ -95,8 +95,14 @@ def de_windows(y: np.ndarray, t_y: np.ndarray, t0: float, t1: float, spec: Featu
     n_win = min(int((t1 - t0) / spec.window_s + 1e-6), (y.shape[1] - m0) // n_win_samples)
     if n_win < 1:
         return None
-    de = de_features(y[:, m0 : m0 + n_win * n_win_samples], spec.sfreq, window_s=spec.window_s,
-                     method=spec.de_method, order=spec.order, bands=spec.bands)  # fmt: skip
+    de = de_features(
+        y[:, m0 : m0 + n_win * n_win_samples],
+        spec.sfreq,
+        window_s=spec.window_s,
+        method=spec.de_method,
+        order=spec.order,
+        bands=spec.bands,
+    )
     if spec.smoothing == "lds":
         de = apply_lds(de, mode="rts")
     return de, t_y[m0 : m0 + n_win * n_win_samples : n_win_samples]
@@ -155,15 +161,20 @@ def session_trials(
     for number, (t0, t1, code) in enumerate(segments, start=1):
         cut = de_windows(y, t_y, t0, t1, spec)
         if cut is None:
-            logger.warning("%s: trial %d (%s) is shorter than one window; skipped.",
-                           path, number, CLASS_NAMES[code])  # fmt: skip
+            logger.warning(
+                "%s: trial %d (%s) is shorter than one window; skipped.",
+                path,
+                number,
+                CLASS_NAMES[code],
+            )
             continue
         de, starts = cut
         eye = eye_features_at(g_ts, *g[:, :4].T, g[:, 4] > 0, starts, window_s=spec.window_s)
         if spec.smoothing == "lds":
             eye = apply_lds(eye, mode="rts")
-        trials.append(Trial(subject, session, number, de.astype(np.float32),
-                            eye.astype(np.float32), code))  # fmt: skip
+        trials.append(
+            Trial(subject, session, number, de.astype(np.float32), eye.astype(np.float32), code)
+        )
     logger.info("%s: %d trials for subject %d session %d", path, len(trials), subject, session)
     return trials
 
@@ -190,8 +201,14 @@ def build_dataset_from_recordings(
         if (subject, session) in seen:
             raise ValueError(f"subject {subject} session {session} is given twice.")
         seen.add((subject, session))
-        trials += session_trials(path, subject=subject, session=session, spec=spec,
-                                 options=options, seedv_times=seedv_times)  # fmt: skip
+        trials += session_trials(
+            path,
+            subject=subject,
+            session=session,
+            spec=spec,
+            options=options,
+            seedv_times=seedv_times,
+        )
     if not trials:
         raise ValueError("No trials found in the recordings (no emotion markers?).")
     out = Path(out)
