@@ -258,3 +258,49 @@ def test_gaze_csv_bad_rows_are_named(tmp_path):
         path.write_text("timestamp,x,y,pupil_1,pupil_2\n" + body)
         with pytest.raises(ValueError, match=match):
             read_gaze_csv(path)
+
+
+@pytest.mark.lsl
+@pytest.mark.slow
+def test_cnt_plus_eyelink_replays_in_real_time(tmp_path):
+    """A Neuroscan file with an ambiguous header and an EyeLink file, republished over LSL
+    and monitored: predictions from both modalities."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from cnt_files import eeg_like_counts, write_cnt
+
+    stem = f"rt{uuid.uuid4().hex[:8]}"  # the replayed streams' source_id: unique per run
+    names = list(FeatureSpec().ch_names)
+    eeg = write_cnt(
+        tmp_path / f"{stem}.cnt", eeg_like_counts(62, 6 * 200, 200, amplitude=200), 200, names
+    )
+    gaze = _asc(tmp_path / f"{stem}.asc", seconds=6.0, blink=(0.0, 0.0))
+    model = make_model_file(tmp_path / "m.pt")
+    log = tmp_path / "rt.jsonl"
+    argv = [
+        "--replay",
+        str(eeg),
+        "--gaze",
+        str(gaze),
+        "--model",
+        str(model),
+        "--headless",
+        "--no-outlet",
+        "--log",
+        str(log),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cmt_live.cli.live", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    preds = [r for r in map(json.loads, log.read_text().splitlines()) if r["kind"] == "prediction"]
+    both = [p for p in preds if not {"eeg_missing", "eye_missing"} & set(p["flags"])]
+    assert len(both) >= 2, preds
