@@ -4,10 +4,10 @@ Read here directly rather than with ``mne.io.read_raw_eyelink``, which needs pan
 dependency of this project) and resamples onto a regular grid; the tracker's own sample times
 are kept. What is read:
 
-- sample lines ``TIME X Y PUPIL`` (monocular) or ``TIME XL YL PL XR YR PR`` (binocular), with
-  the columns the block's ``SAMPLES`` line announces after them (``VEL``, ``RES``, ``INPUT``)
-  skipped; ``.`` is a missing value; a missing x or y, or a pupil of 0, is an invalid sample
-  (EyeLink writes ``.  .  0.0`` during blinks);
+- sample lines ``TIME X Y PUPIL`` (monocular) or ``TIME XL YL PL XR YR PR`` (binocular), as
+  the block's ``SAMPLES`` line announces; the columns after them (``VEL``, ``RES``, ``INPUT``,
+  the flags) are not read; ``.`` is a missing value; a missing x or y, or a pupil of 0, is an
+  invalid sample (EyeLink writes ``.  .  0.0`` during blinks);
 - ``GAZE_COORDS`` / ``DISPLAY_COORDS`` messages: the screen in pixels (its centre is 0°);
 - ``END ... RES RX RY`` lines: the angular resolution (pixels per degree) EyeLink computed for
   the block; their mean converts pixels to degrees unless the user gave the screen geometry or
@@ -33,16 +33,12 @@ from cmt_live.io.xdf import XdfStream
 
 #: EyeLink's HREF plane distance, HREF units (SR Research, EyeLink 1000 manual §4.4.2.2).
 HREF_DISTANCE = 15000.0
-#: Columns a block's ``SAMPLES`` line adds after the gaze, per eye and once.
-_EXTRA_PER_EYE = {"VEL": 2}
-_EXTRA_ONCE = {"RES": 2, "INPUT": 1, "HTARGET": 4}
 
 
 @dataclass
 class _Block:
     eyes: tuple[str, ...]
     href: bool
-    n_extra: int
     rate: float
 
 
@@ -66,9 +62,7 @@ def _block_from(tok: list[str]) -> _Block:
     words = [t.upper() for t in tok[1:]]
     eyes = tuple(e for e in ("LEFT", "RIGHT") if e in words)
     rate = float(words[words.index("RATE") + 1]) if "RATE" in words else 0.0
-    n_extra = sum(n * len(eyes) for k, n in _EXTRA_PER_EYE.items() if k in words)
-    n_extra += sum(n for k, n in _EXTRA_ONCE.items() if k in words)
-    return _Block(eyes=eyes, href="HREF" in words, n_extra=n_extra, rate=rate)
+    return _Block(eyes=eyes, href="HREF" in words, rate=rate)
 
 
 def _parse(path: Path) -> _Parsed:

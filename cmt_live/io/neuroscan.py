@@ -8,8 +8,8 @@ SEED-V's raw files and MNE's own ``scan41_short.cnt`` test file; shared/SEEDV.md
 When MNE's inference fails, :func:`guess_data_format` reads the start of the data both ways
 and keeps the reading whose channels are smooth in time. EEG sampled at >= 100 Hz changes
 little from one sample to the next, so for each channel ``mean |x[t+1] - x[t]|`` is a small
-fraction of ``mean |x - median(x)|`` (0.1 on ``scan41_short.cnt``); white noise gives about
-1.1. The wrong word size scrambles channels and samples: 32-bit data read as 16-bit words
+fraction of ``mean |x - median(x)|`` (0.1 on ``scan41_short.cnt``); Gaussian white noise gives
+sqrt(2). The wrong word size scrambles channels and samples: 32-bit data read as 16-bit words
 interleaves the low and high halves of different channels (ratio > 1 on a real 32-bit file),
 and 16-bit data read as 32-bit words pairs channels and skips every other sample (a larger
 ratio than the true reading: 0.19 against 0.11 on ``scan41_short.cnt``). The smaller median
@@ -43,7 +43,7 @@ _CH_SIZE = 75
 #: What MNE's CNT reader raises on files it cannot parse (it wraps some in RuntimeError).
 _READ_ERRORS = (ValueError, RuntimeError, OverflowError, IndexError, KeyError, struct.error)
 
-_FIX = "pass --cnt-format int16 or --cnt-format int32 (Neuroscan 'Scan 4.3' files are 16-bit)"
+_FIX = "pass --cnt-format int16 or --cnt-format int32 (try one; a wrong one gives EEG of volts)"
 
 
 def _why(err: BaseException) -> str:
@@ -147,17 +147,13 @@ def guess_data_format(path: str | Path) -> tuple[str, dict[str, float]]:
         )
     best = min(finite, key=finite.get)
     other = [v for k, v in finite.items() if k != best]
+    rounded = {k: round(v, 3) for k, v in finite.items()}
     if other and not finite[best] < _CLEAR_MARGIN * other[0]:
         raise ValueError(
             f"{path}: the header does not say whether samples are 16- or 32-bit and the data "
-            f"does not tell either (smoothness {finite}); {_FIX}."
+            f"does not tell either (smoothness {rounded}); {_FIX}."
         )
-    logger.info(
-        "%s: header word size ambiguous; read as %s (smoothness %s)",
-        path,
-        best,
-        {k: round(v, 3) for k, v in ratios.items()},
-    )
+    logger.info("%s: header word size ambiguous; read as %s (smoothness %s)", path, best, rounded)
     return best, ratios
 
 
