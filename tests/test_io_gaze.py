@@ -180,7 +180,8 @@ def test_eye_only_eyelink_replay_gives_eye_features(tmp_path):
             frames.append(frame)
 
     source = RecordingSource(path, FeatureSpec().ch_names)
-    driver = Driver.for_source(runtime, source, sinks=[Collect()])
+    # EyeLink pupils are in arbitrary units (~4000): scaled, or the unit check masks the eye.
+    driver = Driver.for_source(runtime, source, sinks=[Collect()], pupil_scale=1e-3)
     stats = driver.run()
     assert source.eye_only and stats.n_predictions >= 15  # 20 s, 4-s windows every 1 s
     assert all(Flag.EEG_MISSING in f.flags for f in frames)
@@ -195,11 +196,16 @@ def test_eye_only_eyelink_replay_gives_eye_features(tmp_path):
 def test_eye_only_replay_through_the_command_line(tmp_path, capsys):
     path = _asc(tmp_path / "only.asc", seconds=8.0)
     model = make_model_file(tmp_path / "m.pt")
-    assert live_main(["--replay", str(path), "--fast", "--model", str(model)]) == 0
+    argv = ["--replay", str(path), "--fast", "--model", str(model)]
+    assert live_main([*argv, "--pupil-scale", "0.001"]) == 0
     assert " 4 predictions" in capsys.readouterr().out  # windows ending at 4..7 s (last 7.998)
     # Real time needs the EEG stream LSL replay is organised around: one-line refusal.
     assert live_main(["--replay", str(path), "--model", str(model)]) == 2
     assert "holds gaze only; replay it eye-only with --fast" in capsys.readouterr().err
+    # Unscaled arbitrary-unit pupils: every window's eye is withheld, so no prediction at all,
+    # which exits 1 with the reason instead of "0 predictions" and 0.
+    assert live_main(argv) == 1
+    assert "no prediction from" in capsys.readouterr().err
 
 
 def test_eeg_file_plus_gaze_file(tmp_path):
@@ -290,6 +296,8 @@ def test_cnt_plus_eyelink_replays_in_real_time(tmp_path):
         str(model),
         "--headless",
         "--no-outlet",
+        "--pupil-scale",
+        "0.001",
         "--log",
         str(log),
     ]

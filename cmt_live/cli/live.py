@@ -6,13 +6,15 @@ Usage::
              [--duration S] [--step 1.0] [--device auto] [--marker-stream Markers]
              [--channel-map "A=B,..."] [--eeg-units uV|V] [--eeg-source-id ID]
              [--eye-source-id ID] [--outlet-name CMT-Emotion] [--screenshot PNG]
+             [--fill-missing N] [--pupil-scale K] [--implausible mask|flag]
     cmt-live --demo [--headless] [--rebuild-demo-model]
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
 show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and the log (every
 line before the signal is in it) and exit 0. Exit status 2: bad arguments, a stream that cannot
 be resolved, or a model whose contract does not match the streams (refused before the first
-window, with the reason and the fix).
+window, with the reason and the fix). Windows whose EEG or gaze units are implausible are
+flagged and, by default, withheld from the model (``cmt_live.plausibility``).
 
 LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
 defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
@@ -50,6 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--eeg-unit",
         dest="eeg_units",
         help="override the EEG units the stream declares (uV, V, mV)",
+    )
+    p.add_argument(
+        "--fill-missing",
+        type=int,
+        default=0,
+        metavar="N",
+        help="interpolate up to N missing EEG channels from the montage (spherical splines; "
+        "at most 20%% of the model's channels; flagged eeg_interpolated)",
+    )
+    p.add_argument(
+        "--pupil-scale",
+        type=float,
+        default=1.0,
+        metavar="K",
+        help="multiply both pupil columns by K (a tracker whose pupil unit differs from the "
+        "model's)",
+    )
+    p.add_argument(
+        "--implausible",
+        choices=("mask", "flag"),
+        default="mask",
+        help="windows with implausible EEG/eye units: withhold that modality from the model "
+        "(mask) or predict from it anyway (flag); both are flagged",
     )
     p.add_argument("--eeg-source-id", help="pin the EEG stream by source_id")
     p.add_argument("--eye-source-id", help="pin the gaze stream by source_id")
@@ -118,6 +143,10 @@ def _contract_summary(runtime) -> dict:
 
 
 def _validate(args, parser) -> None:
+    if args.fill_missing < 0:
+        parser.error(f"--fill-missing {args.fill_missing} is invalid; it must be >= 0.")
+    if not args.pupil_scale > 0:
+        parser.error(f"--pupil-scale {args.pupil_scale} is invalid; it must be > 0.")
     if args.fast and not args.replay:
         parser.error("--fast goes with --replay FILE.")
     if args.gaze and not args.replay:
@@ -191,6 +220,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_hostname=args.eeg_hostname,
             eye_hostname=args.eye_hostname,
             channel_map=args.channel_map,
+            fill_missing=args.fill_missing,
             eeg_unit=args.eeg_units,
             resolve_timeout_s=args.resolve_timeout,
             time_scale=args.time_scale,
@@ -202,7 +232,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     try:
         try:
             info = source.open()
-            driver = Driver.for_source(runtime, source, step_s=args.step)
+            driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         except (StreamResolutionError, ContractError, ValueError) as err:
             print(f"cmt-live: {err}", file=sys.stderr)
             return 2
@@ -214,6 +244,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_sfreq=info.eeg.sfreq,
             eye_stream=info.gaze.name if info.gaze else None,
             marker_stream=info.markers,
+            filled_channels=list(info.filled_channels),
             step_s=args.step,
             time_scale=args.time_scale,
         )
@@ -358,13 +389,15 @@ def _run_fast_replay(args, runtime) -> int:
             marker_stream=args.marker_stream,
             channel_map=args.channel_map,
             eeg_unit=args.eeg_units,
+            fill_missing=args.fill_missing,
             options=recording_options(args),
             eeg_sfreq=spec.sfreq,
         )
         check_long_enough(args.replay, source.duration_s, spec.window_s)
-        driver = Driver.for_source(runtime, source, step_s=args.step)
+        driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         if args.log:
-            info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True}
+            info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
+                    "filled_channels": list(source.info.filled_channels)}  # fmt: skip
             log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
             driver.pipeline.add_sink(log)
     except (ContractError, ValueError, FileNotFoundError, OSError) as err:
@@ -382,6 +415,13 @@ def _run_fast_replay(args, runtime) -> int:
         + (f", accuracy vs markers {acc:.1%}" if acc is not None else "")
         + (f", log {args.log}" if args.log else "")
     )
+    pipe = driver.pipeline
+    for modality, reason in pipe.implausible_reasons.items():
+        print(
+            f"cmt-live: warning: {pipe.n_implausible[modality]} of {pipe.n_windows} windows: "
+            f"{reason}",
+            file=sys.stderr,
+        )
     if stats.n_predictions == 0:
         print(
             f"cmt-live: no prediction from {args.replay}: no window had usable EEG or gaze "
@@ -390,6 +430,11 @@ def _run_fast_replay(args, runtime) -> int:
         )
         return 1
     return 0
+
+
+def _unit_settings(args) -> dict:
+    """The Settings fields the unit options set."""
+    return {"pupil_scale": args.pupil_scale, "implausible": args.implausible}
 
 
 def _run_headless(driver, args, spec) -> int:

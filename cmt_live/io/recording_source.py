@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cmt_live.channels import match_channels, match_gaze_channels
+from cmt_live.channels import match_gaze_channels, select_channels
 from cmt_live.io.options import RecordingOptions
 from cmt_live.io.readers import eeg_volts, read_recording, select_streams
 from cmt_live.io.xdf import XdfStream
@@ -59,8 +59,8 @@ class RecordingSource:
         The nominal EEG rate declared for an eye-only recording (the model's rate).
     eeg_stream, eye_stream, marker_stream : str | None
         Stream names in an XDF file; by default the streams of type EEG, Gaze and Markers.
-    channel_map, eeg_unit
-        As ``--channel-map`` and ``--eeg-units``.
+    channel_map, eeg_unit, fill_missing
+        As ``--channel-map``, ``--eeg-units`` and ``--fill-missing``.
 
     Raises
     ------
@@ -83,6 +83,7 @@ class RecordingSource:
         marker_stream: str | None = None,
         channel_map=None,
         eeg_unit: str | None = None,
+        fill_missing: int = 0,
         options: RecordingOptions | None = None,
         eeg_sfreq: float = 200.0,
     ):
@@ -95,8 +96,12 @@ class RecordingSource:
             eye_only_ok=True,
         )
         try:
-            idx = (
-                None if eeg is None else match_channels(eeg.ch_names, tuple(ch_names), channel_map)
+            sel = (
+                None
+                if eeg is None
+                else select_channels(
+                    eeg.ch_names, tuple(ch_names), channel_map, fill_missing=fill_missing
+                )
             )
             gidx = match_gaze_channels(gaze.ch_names) if gaze is not None else None
         except ValueError as err:
@@ -120,8 +125,9 @@ class RecordingSource:
             eeg=_meta(eeg),
             gaze=_meta(gaze) if gaze is not None else None,
             markers=markers.name if markers is not None else None,
+            filled_channels=() if sel is None else sel.filled,
         )
-        self._eeg = eeg.data if self.eye_only else eeg_volts(eeg, idx, eeg_unit)
+        self._eeg = eeg.data if sel is None else sel.complete(eeg_volts(eeg, sel.index, eeg_unit))
         self._eeg_ts = eeg.timestamps
         self._gaze = None if gaze is None else np.asarray(gaze.data, np.float64)[:, gidx]
         self._gaze_ts = None if gaze is None else gaze.timestamps

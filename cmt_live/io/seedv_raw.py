@@ -30,6 +30,7 @@ import numpy as np
 from cmt_live._logging import logger
 from cmt_live.io.readers import open_raw_eeg, pick_channels, read_seedv_trial_times
 from cmt_live.io.to_seedv import de_windows, preprocessed
+from cmt_live.plausibility import eeg_problem
 from features import FeatureSpec
 from features.constants import N_EYE_FEATURES
 from features.seedv import SEEDV_LABELS, SPEC_FILE, check_session
@@ -104,6 +105,9 @@ def raw_session_trials(
         b = min(raw.n_times, int(np.ceil(t1 * sfreq)) + 1)
         x = raw.get_data(start=a, stop=b)  # volts, the spec's channel order
         y, t_y = preprocessed(x, sfreq, a / sfreq, spec, path)
+        problem = eeg_problem(y)  # wrong units would teach the model the mistake
+        if problem:
+            raise ValueError(f"{path}, clip {number}: {problem}")
         cut = de_windows(y, t_y, float(t0), float(t1), spec)
         if cut is None:
             logger.warning("%s: clip %d is shorter than one window; skipped.", path, number)

@@ -38,6 +38,7 @@ from cmt_live.io.readers import (
     read_seedv_trial_times,
     select_streams,
 )
+from cmt_live.plausibility import UnitsCheck, eeg_problem
 from features import FeatureSpec, apply_lds, de_features, preprocess_batch
 from features.eye import eye_features_at
 from features.preprocess import StreamingPreprocessor
@@ -149,6 +150,10 @@ def session_trials(
     idx = match_channels(eeg.ch_names, spec.ch_names)
     y, t_y = preprocessed(eeg_volts(eeg, idx).T, eeg.sfreq, eeg.timestamps[0], spec, path)
     g = np.asarray(gaze.data, dtype=np.float64)[:, match_gaze_channels(gaze.ch_names)]
+    # Training data in wrong units would teach the model the mistake: refuse (one line).
+    problem = eeg_problem(y) or UnitsCheck(None).eye(g)
+    if problem:
+        raise ValueError(f"{path}: {problem}")
     g_ts = gaze.timestamps
     labels = [row[0] for row in markers.data]
     segments = trial_segments(markers.timestamps, labels, float(t_y[-1]) + 1 / spec.sfreq)
