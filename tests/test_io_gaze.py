@@ -202,9 +202,14 @@ def test_eye_only_replay_through_the_command_line(tmp_path, capsys):
     # Real time needs the EEG stream LSL replay is organised around: one-line refusal.
     assert live_main(["--replay", str(path), "--model", str(model)]) == 2
     assert "holds gaze only; replay it eye-only with --fast" in capsys.readouterr().err
-    # Unscaled arbitrary-unit pupils: every window's eye is withheld, so no prediction at all,
-    # which exits 1 with the reason instead of "0 predictions" and 0.
-    assert live_main(argv) == 1
+    # Unscaled arbitrary-unit pupils: every window's eye is withheld; the warning names the fix.
+    assert live_main(argv) == 0
+    err = capsys.readouterr().err
+    assert "--pupil-scale" in err and "no prediction from" in err
+    # A tracker that lost the eyes throughout: nothing to predict from, and nothing explains it
+    # but the log's events: exit 1 instead of "0 predictions" and 0.
+    lost = _asc(tmp_path / "lost.asc", seconds=8.0, blink=(0.0, 8.0))
+    assert live_main(["--replay", str(lost), "--fast", "--model", str(model)]) == 1
     assert "no prediction from" in capsys.readouterr().err
 
 
