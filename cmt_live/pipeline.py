@@ -47,6 +47,9 @@ from .windowing import GAZE_COLUMNS, WindowCutter
 #: Gaze samples held per second of ``buffer_s`` (the fastest trackers we expect, 500 Hz).
 _GAZE_BUFFER_RATE = 500
 
+#: Event kind sent when the window grid skips windows to stay current.
+WINDOWS_SKIPPED = "windows_skipped"
+
 #: A window ready for the model: its features, its context and the feature time in ms.
 Prepared = tuple[FeatureFrame, Context, float]
 
@@ -147,6 +150,10 @@ class Pipeline:
                 s.on_marker(t, label)
         for kind, message, t in batch.events:
             self.emit_event(kind, message, t)
+        # A sink's own trouble (the log's disk is full) is shown by every sink.
+        for sink in list(self.sinks):
+            for kind, message in getattr(sink, "pop_alerts", list)():
+                self.emit_event(kind, message, self.clock())
 
     def _push_gaze(self, data: np.ndarray, timestamps: np.ndarray) -> None:
         """Gaze samples ``(n, 5)``: ``x_deg, y_deg, pupil_1, pupil_2, valid``, with stamps."""
@@ -172,6 +179,7 @@ class Pipeline:
         """Every window due after ``batch`` was pushed (EEG gaps given on the input clock);
         eye-only windows while the EEG is stale and gaze flows."""
         d = self.eeg.delay_s
+        n_skipped = self.cutter.n_skipped
         windows = self.cutter.cut(
             self.eeg.buffer,
             self.gaze_buffer,
@@ -200,6 +208,14 @@ class Pipeline:
         ):
             windows = self.cutter.cut_eye_only(
                 self.gaze_buffer, after=after, gaze_gaps=batch.gaze_gaps
+            )
+        if self.cutter.n_skipped > n_skipped:
+            # Into the log too, not only stderr: a gap in the predictions must be explained.
+            self.emit_event(
+                WINDOWS_SKIPPED,
+                f"fell behind; skipped {self.cutter.n_skipped - n_skipped} windows to stay "
+                f"current ({self.cutter.n_skipped} so far)",
+                windows[0].t_end if windows else self.clock(),
             )
         if self._t_last_end is not None and windows and windows[0].t_end <= self._t_last_end:
             # EEG that stalled (stale) and then arrived late: its windows end at or before

@@ -11,7 +11,8 @@ Usage::
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
 show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and the log (every
-line before the signal is in it) and exit 0. Exit status 2: bad arguments, a stream that cannot
+line before the signal is in it) and exit 0; Ctrl-C during start-up (loading the model, looking for
+the streams) exits at once with status 130. Exit status 2: bad arguments, a stream that cannot
 be resolved, or a model whose contract does not match the streams (refused before the first
 window, with the reason and the fix). Windows whose EEG or gaze units are implausible are
 flagged and, by default, withheld from the model (``cmt_live.plausibility``).
@@ -192,6 +193,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     the way out (the demo stops its simulator there).
     """
     from cmt_live._logging import logger
+    from cmt_live.cli.errors import interruptible
     from cmt_live.driver import Driver
     from cmt_live.lsl.outlet import LslOutletSink
     from cmt_live.lsl.resolve import StreamResolutionError
@@ -231,7 +233,15 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     old_handlers: dict = {}
     try:
         try:
-            info = source.open()
+            logger.info(
+                "looking for the streams (EEG %r, gaze %r, markers %r), up to %g s each",
+                args.eeg_stream,
+                args.eye_stream,
+                args.marker_stream,
+                args.resolve_timeout,
+            )
+            # liblsl holds the lookup for its whole timeout; Ctrl-C must not wait for it.
+            info = interruptible(source.open)
             driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         except (StreamResolutionError, ContractError, ValueError) as err:
             print(f"cmt-live: {err}", file=sys.stderr)
@@ -286,7 +296,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         if recorder is not None:
             try:
                 print(f"cmt-live: recorded {recorder.stop()}", file=sys.stderr)
-            except RuntimeError as err:
+            except (RuntimeError, ValueError) as err:
                 print(f"cmt-live: recording failed: {err}", file=sys.stderr)
         if log is not None:
             log.write_info(
@@ -297,6 +307,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             driver.close()
         else:
             source.close()
+        if log is not None and log.unwritten:
+            print(f"cmt-live: {log.unwritten}", file=sys.stderr)
         if extra_stop is not None:
             extra_stop()
         for sig, handler in old_handlers.items():
@@ -469,17 +481,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _validate(args, parser)
     from cmt_live._logging import set_log_level
+    from cmt_live.cli.errors import EXIT_INTERRUPTED
 
     set_log_level(args.log_level.upper())
-    if args.demo:
-        # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
-        from cmt_live.lsl.config import use_loopback_config
+    try:
+        if args.demo:
+            # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
+            from cmt_live.lsl.config import use_loopback_config
 
-        use_loopback_config()
-        return run_demo(args)
-    if args.replay:
-        return run_replay(args)
-    return run_live(args)
+            use_loopback_config()
+            return run_demo(args)
+        if args.replay:
+            return run_replay(args)
+        return run_live(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before the monitor runs (loading, stream lookup); once it runs, Ctrl-C stops
+        # it cleanly and exits 0. What was opened is closed on the way here.
+        print("cmt-live: interrupted during start-up; exiting.", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def run_demo(args) -> int:

@@ -19,6 +19,9 @@ from cmt_live.records import Flag, StreamHealth
 from cmt_live.settings import ContractError
 from cmt_live.source import Batch, SourceInfo
 
+#: Event kind: the marker stream asked for was not found at start-up.
+MARKER_MISSING = "marker_missing"
+
 
 @dataclass(frozen=True)
 class StreamSelection:
@@ -98,6 +101,7 @@ class LslSource:
         self._t0 = 0.0
         self._clock = None
         self._first_events: list[tuple[str, str, float]] = []
+        self._missing_markers: str | None = None
 
     # --- clock mapping for scaled sources ----------------------------------------------------
     def to_model_time(self, ts):
@@ -173,7 +177,15 @@ class LslSource:
                         f"No marker stream {sel.markers!r} within {sel.marker_timeout_s:g} s."
                     )
                 else:
-                    logger.info("no marker stream %r; running without ground truth.", sel.markers)
+                    # A misspelt name must not pass silently: warned, and logged as an event.
+                    msg = (
+                        f"no marker stream {sel.markers!r} found within "
+                        f"{sel.marker_timeout_s:g} s; running without ground truth. Check the "
+                        "name given to --marker-stream."
+                    )
+                    logger.warning("%s", msg)
+                    self._first_events.append((MARKER_MISSING, msg, self._clock()))
+                    self._missing_markers = sel.markers
         except ContractError:
             self.close()
             raise
@@ -245,7 +257,10 @@ class LslSource:
         )
 
     def health(self) -> list[StreamHealth]:
-        return [inp.health() for inp in (self.eeg, self.gaze) if inp is not None]
+        out = [inp.health() for inp in (self.eeg, self.gaze) if inp is not None]
+        if self._missing_markers is not None:  # shown as a stream that is not there
+            out.append(StreamHealth(name=self._missing_markers, status="absent", t=self._clock()))
+        return out
 
     def close(self) -> None:
         """Close the inlets (safe to call twice)."""
