@@ -18,7 +18,7 @@ from apps.theme import CLASS_COLORS
 from apps.topomap import Topomap, channel_positions_2d, interpolation_matrix
 from cmt_live.records import FeatureFrame, Flag, StreamHealth
 from cmt_live.sinks import Sink
-from features.constants import SEEDV_CHANNELS
+from features.constants import EYE_FEATURE_NAMES, SEEDV_CHANNELS
 from features.seedv import CLASS_NAMES
 
 
@@ -170,7 +170,7 @@ def test_state_keeps_health_rows_gaps_events_markers_and_the_end():
 def test_state_pupil_means_take_the_pupil_columns_and_break_at_invalid_eye_windows():
     sink, state = QtSink(), MonitorState(history_s=60)
     eye = np.full(33, 9.0)
-    eye[:4] = [3.0, 9.0, 4.0, 9.0]  # pupil1_mean, pupil1_std, pupil2_mean, pupil2_std
+    eye[[EYE_FEATURE_NAMES.index(f"pupil{i}_mean") for i in (1, 2)]] = [3.0, 4.0]
     for i, eye_valid in enumerate([True, False]):
         frame = FeatureFrame(t_end=300.0 + i, eeg=np.zeros(310), eye=eye, eeg_valid=True,
                              eye_valid=eye_valid)  # fmt: skip

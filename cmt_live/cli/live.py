@@ -7,6 +7,7 @@ Usage::
              [--channel-map "A=B,..."] [--eeg-units uV|V] [--eeg-source-id ID]
              [--eye-source-id ID] [--outlet-name CMT-Emotion] [--screenshot PNG]
              [--fill-missing N] [--pupil-scale K] [--implausible mask|flag]
+             [--trust-release-eye-features]
     cmt-live --demo [--headless] [--rebuild-demo-model]
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
@@ -14,8 +15,13 @@ show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and t
 line before the signal is in it) and exit 0; Ctrl-C during start-up (loading the model, looking for
 the streams) exits at once with status 130. Exit status 2: bad arguments, a stream that cannot
 be resolved, or a model whose contract does not match the streams (refused before the first
-window, with the reason and the fix). Windows whose EEG or gaze units are implausible are
-flagged and, by default, withheld from the model (``cmt_live.plausibility``).
+window, with the reason and the fix). Exit status 3: ``--exit-on-loss S`` and a stream stayed
+away S seconds. Windows whose EEG or gaze units are implausible are flagged and, by default,
+withheld from the model (``cmt_live.plausibility``).
+
+A model whose eye features were not computed by cmt-live (trained on SEED-V's released npz:
+``contract.feature_source``) runs EEG-only, flagged ``eye_masked_release``, unless
+``--trust-release-eye-features`` (flag ``eye_release_trusted``).
 
 LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
 defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
@@ -84,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outlet-name", default="CMT-Emotion", help="prediction outlet name")
     p.add_argument("--no-outlet", action="store_true", help="do not publish predictions")
     p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds per stream")
+    p.add_argument(
+        "--loss-limit",
+        type=float,
+        default=10.0,
+        help="an EEG/gaze stream away this long is reported lost (log, health); seconds",
+    )
+    p.add_argument(
+        "--exit-on-loss",
+        type=float,
+        metavar="S",
+        help="exit with status 3 when an EEG/gaze stream stays away S seconds",
+    )
     p.add_argument("--screenshot", type=Path, help="save a PNG of the window (GUI)")
     p.add_argument("--screenshot-after", type=float, default=5.0, help="seconds before it")
     p.add_argument("--demo", action="store_true", help="simulator + demo model + monitor")
@@ -113,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH.xdf",
         help="record the input streams and the prediction outlet to XDF (LabRecorder)",
     )
+    p.add_argument(
+        "--trust-release-eye-features",
+        action="store_true",
+        help="feed the eye input to a model whose eye features were not computed by cmt-live "
+        "(e.g. trained on SEED-V's released npz): by default its eye input is masked",
+    )
     p.add_argument("--log-level", default="WARNING", help="package log level")
     from cmt_live.io.options import add_recording_options
 
@@ -140,7 +164,32 @@ def _contract_summary(runtime) -> dict:
         "smoothing": s.smoothing,
         "class_names": list(c.class_names),
         "provenance_fold": c.provenance.get("fold"),
+        "feature_source": c.feature_source,
     }
+
+
+def _eye_input(runtime, args) -> str:
+    """How the model's eye input is used, told once on stderr when it is not plainly used."""
+    source = runtime.contract.feature_source["eye"]
+    if runtime.contract.live_ready("eye"):
+        return "used"
+    if args.trust_release_eye_features:
+        print(
+            f"cmt-live: WARNING: the model's eye features are '{source}' (not computed by "
+            "cmt-live: a release's columns, whose order, units and per-clip statistics differ "
+            "from ours); --trust-release-eye-features feeds them anyway. Predictions carry the "
+            "flag eye_release_trusted.",
+            file=sys.stderr,
+        )
+        return f"trusted ({source} eye features, --trust-release-eye-features)"
+    print(
+        f"cmt-live: the model's eye features are '{source}' (not computed by cmt-live), so its "
+        "eye input is masked: EEG-only predictions, flag eye_masked_release. Train on features "
+        "cmt-live computes (cmt-dataset, cmt-sim dataset) to use the eye, or pass "
+        "--trust-release-eye-features knowingly.",
+        file=sys.stderr,
+    )
+    return f"masked ({source} eye features)"
 
 
 def _validate(args, parser) -> None:
@@ -167,12 +216,14 @@ def _validate(args, parser) -> None:
     missing = [o for o, v in (("--eeg-stream", args.eeg_stream), ("--model", args.model)) if not v]
     if missing:
         parser.error(f"{' and '.join(missing)} required (or use --demo).")
-    for name in ("step", "resolve_timeout", "time_scale"):
+    for name in ("step", "resolve_timeout", "time_scale", "loss_limit"):
         v = getattr(args, name)
         if not v > 0:
             parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0.")
-    if args.duration is not None and not args.duration > 0:
-        parser.error(f"--duration {args.duration} is invalid; it must be > 0 seconds.")
+    for name in ("duration", "exit_on_loss"):
+        v = getattr(args, name)
+        if v is not None and not v > 0:
+            parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0 seconds.")
 
 
 def _load_runtime(args):
@@ -226,6 +277,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_unit=args.eeg_units,
             resolve_timeout_s=args.resolve_timeout,
             time_scale=args.time_scale,
+            lost_after_s=args.loss_limit,
+            exit_on_loss_s=args.exit_on_loss,
         ),
         spec.ch_names,
     )
@@ -249,6 +302,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         pipeline = driver.pipeline
         start_info = _contract_summary(runtime)
         start_info.update(
+            eye_input=_eye_input(runtime, args),
             eeg_stream=info.eeg.name,
             eeg_source_id=info.eeg.source_id,
             eeg_sfreq=info.eeg.sfreq,
@@ -270,7 +324,11 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 LslOutletSink(
                     args.outlet_name,
                     clock_map=source.to_lsl_time if args.time_scale != 1 else None,
-                    info={"model": Path(runtime.path).name, "window_s": spec.window_s},
+                    info={
+                        "model": Path(runtime.path).name,
+                        "window_s": spec.window_s,
+                        "eye_input": start_info["eye_input"],
+                    },
                 )
             )
         if args.record:
@@ -291,6 +349,9 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         if driver.error is not None:
             logger.error("pipeline error: %r", driver.error)
             status = status or 1
+        if source.gave_up is not None:
+            print(f"cmt-live: {source.gave_up}", file=sys.stderr)
+            status = status or 3
         return status
     finally:
         if recorder is not None:
@@ -407,9 +468,11 @@ def _run_fast_replay(args, runtime) -> int:
         )
         check_long_enough(args.replay, source.duration_s, spec.window_s)
         driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
+        eye_input = _eye_input(runtime, args)
         if args.log:
             info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
-                    "filled_channels": list(source.info.filled_channels)}  # fmt: skip
+                    "filled_channels": list(source.info.filled_channels),
+                    "eye_input": eye_input}  # fmt: skip
             log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
             driver.pipeline.add_sink(log)
     except (ContractError, ValueError, FileNotFoundError, OSError) as err:
@@ -446,8 +509,12 @@ def _run_fast_replay(args, runtime) -> int:
 
 
 def _unit_settings(args) -> dict:
-    """The Settings fields the unit options set."""
-    return {"pupil_scale": args.pupil_scale, "implausible": args.implausible}
+    """The Settings fields the unit and eye-provenance options set."""
+    return {
+        "pupil_scale": args.pupil_scale,
+        "implausible": args.implausible,
+        "trust_release_eye": args.trust_release_eye_features,
+    }
 
 
 def _run_headless(driver, args, spec) -> int:

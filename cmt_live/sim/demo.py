@@ -59,9 +59,19 @@ def cache_dir() -> Path:
 def demo_model_path(settings: dict | None = None) -> Path:
     """Cache path of the demo model for ``settings`` (default :data:`DEMO_SETTINGS`)."""
     from cmt_live import __version__
+    from features.constants import EYE_FEATURE_NAMES
+    from models.contract import FORMAT_VERSION
 
+    # The model file format and the eye column order too: a cached model of an older format
+    # would load with an unknown feature source (eye masked) or in the old column order.
     key = json.dumps(
-        {"settings": settings or DEMO_SETTINGS, "version": __version__}, sort_keys=True
+        {
+            "settings": settings or DEMO_SETTINGS,
+            "version": __version__,
+            "model_format": FORMAT_VERSION,
+            "eye_names": list(EYE_FEATURE_NAMES),
+        },
+        sort_keys=True,
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return cache_dir() / f"demo-model-{digest}.pt"

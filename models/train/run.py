@@ -24,7 +24,7 @@ from ..contract import ModelContract
 from ..device import resolve_device
 from ..export import export_torchscript
 from ..report import write_report
-from ..seedv import load_feature_spec
+from ..seedv import load_feature_source, load_feature_spec
 from ..version import __version__
 from .config import TrainConfig
 from .folds import deployment_split, loso_folds
@@ -45,6 +45,7 @@ def export_model(
     *,
     feature_spec: FeatureSpec,
     provenance: dict,
+    feature_source: dict | None = None,
 ) -> Path:
     """Export trained weights as one TorchScript file with its contract.
 
@@ -58,6 +59,9 @@ def export_model(
         The spec the training features were computed with (:func:`load_feature_spec`).
     provenance : dict
         Facts stored in the contract (fold, subjects, metrics, versions).
+    feature_source : dict | None
+        Where each modality's features came from (:func:`models.seedv.load_feature_source`);
+        default both computed by ``features/``.
 
     Returns
     -------
@@ -72,6 +76,7 @@ def export_model(
         context_len=int(trained.model_config.max_len),
         config=trained.model_config,
         provenance=provenance,
+        **({"feature_source": feature_source} if feature_source is not None else {}),
     )
     export_torchscript(model, contract, path)
     return Path(path)
@@ -156,6 +161,7 @@ def run_loso(
     if model_config is None:
         model_config = ModelConfig.preset(cfg.preset)
     spec, spec_source = load_feature_spec(data_root if data_root is not None else data.root)
+    source = load_feature_source(data_root if data_root is not None else data.root)
     subjects = list(data.subjects)
     folds = loso_folds(subjects, n_val=cfg.n_val_subjects, seed=cfg.seed)
     if folds_limit is not None and folds_limit < 1:
@@ -223,6 +229,7 @@ def run_loso(
             trained,
             out / model_file,
             feature_spec=spec,
+            feature_source=source,
             provenance=_provenance(
                 fingerprint=data.fingerprint,
                 fold=fold.name,
@@ -259,7 +266,7 @@ def run_loso(
         deployment = finished_result(out, state, DEPLOYMENT, "model.pt")
         if deployment is None:
             deployment = _train_deployment(
-                data, out, cfg, model_config, fold_results, dev, spec, spec_source, progress
+                data, out, cfg, model_config, fold_results, dev, spec, spec_source, progress, source
             )
             state["finished"][DEPLOYMENT] = "model.json"
             atomic_write_json(out / STATE_FILE, state)
@@ -283,7 +290,7 @@ def run_loso(
 
 
 def _train_deployment(
-    data, out: Path, cfg, model_config, fold_results, dev, spec, spec_source, progress
+    data, out: Path, cfg, model_config, fold_results, dev, spec, spec_source, progress, source
 ) -> dict:
     """``model.pt``: all subjects but a validation draw, for the folds' median best epoch."""
     epochs = max(1, round(float(np.median([r["best_epoch"] for r in fold_results]))))
@@ -319,6 +326,7 @@ def _train_deployment(
         trained,
         out / "model.pt",
         feature_spec=spec,
+        feature_source=source,
         provenance=_provenance(
             fingerprint=data.fingerprint,
             fold=DEPLOYMENT,
