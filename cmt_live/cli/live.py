@@ -139,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--fast", action="store_true", help="with --replay: in-process, no LSL, full speed"
     )
     p.add_argument(
-        "--gaze", type=Path, metavar="CSV", help="with --replay of an EEG file: a gaze CSV"
+        "--gaze",
+        type=Path,
+        metavar="FILE",
+        help="with --replay of an EEG file: a gaze file (.asc, .csv)",
     )
     p.add_argument(
         "--record",
@@ -154,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. trained on SEED-V's released npz): by default its eye input is masked",
     )
     add_logging_args(p)
+    from cmt_live.io.options import add_recording_options
+
+    add_recording_options(p, gaze=False)
     return p
 
 
@@ -421,19 +427,27 @@ def run_replay(args) -> int:
     if args.fast:
         return _run_fast_replay(args, runtime)
     # Real-time replay: publish the file over LSL and monitor it like live streams.
-    from cmt_live.io.readers import read_recording, select_streams
+    from cmt_live.io.options import recording_options
+    from cmt_live.io.readers import check_long_enough, read_recording, select_streams
     from cmt_live.lsl.config import use_loopback_config
     from cmt_live.lsl.player import Player, PlayerSettings
 
     use_loopback_config()
     try:
-        streams = read_recording(args.replay, gaze=args.gaze)
+        options = recording_options(args)
+        streams = read_recording(args.replay, gaze=args.gaze, options=options)
         eeg, gaze, markers = select_streams(
             streams,
             eeg_stream=args.eeg_stream,
             eye_stream=args.eye_stream,
             marker_stream=args.marker_stream,
+            eye_only_ok=True,
         )
+        if eeg is None:
+            raise ValueError(f"{args.replay} holds gaze only; replay it eye-only with --fast.")
+        ts = eeg.timestamps
+        span = float(ts[-1] - ts[0]) if len(ts) else 0.0
+        check_long_enough(args.replay, span, runtime.contract.feature_spec.window_s)
     except (ValueError, FileNotFoundError) as err:
         print(f"cmt-live: {err}", file=sys.stderr)
         return 2
@@ -453,6 +467,8 @@ def run_replay(args) -> int:
 def _run_fast_replay(args, runtime) -> int:
     """``--replay FILE --fast``: the recording through the same driver, no LSL, full speed."""
     from cmt_live.driver import Driver
+    from cmt_live.io.options import recording_options
+    from cmt_live.io.readers import check_long_enough
     from cmt_live.io.recording_source import RecordingSource
     from cmt_live.settings import ContractError
     from cmt_live.sinks import SessionLog
@@ -470,7 +486,10 @@ def _run_fast_replay(args, runtime) -> int:
             channel_map=args.channel_map,
             eeg_unit=args.eeg_units,
             fill_missing=args.fill_missing,
+            options=recording_options(args),
+            eeg_sfreq=spec.sfreq,
         )
+        check_long_enough(args.replay, source.duration_s, spec.window_s)
         driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         eye_input = _eye_input(runtime, args)
         if args.log:
@@ -501,6 +520,14 @@ def _run_fast_replay(args, runtime) -> int:
             f"{reason}",
             file=sys.stderr,
         )
+    if stats.n_predictions == 0:
+        print(
+            f"cmt-live: no prediction from {args.replay}: no window had usable EEG or gaze "
+            "(see the log's events, --log PATH).",
+            file=sys.stderr,
+        )
+        # Implausible units were explained above with their fix; anything else is a failure.
+        return 0 if pipe.implausible_reasons else 1
     return 0
 
 
