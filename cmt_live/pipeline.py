@@ -218,15 +218,25 @@ class Pipeline:
             eye_stale=batch.eye_stale,
             timestamp_faults=batch.timestamp_faults,
         )
+        after = self._t_last_end
+        if (
+            after is None
+            and self.eeg.buffer.newest_timestamp is None
+            and self.gaze_buffer is not None
+        ):
+            # No EEG sample ever (an eye-only recording): the first eye-only window ends one
+            # window after the first gaze sample.
+            t0 = self.gaze_buffer.oldest_timestamp
+            after = None if t0 is None else t0 + self.settings.spec.window_s - self.settings.step_s
         if (
             not windows
             and batch.eeg_stale
             and not batch.eye_stale
             and self.gaze_buffer is not None
-            and self._t_last_end is not None
+            and after is not None
         ):
             windows = self.cutter.cut_eye_only(
-                self.gaze_buffer, after=self._t_last_end, gaze_gaps=batch.gaze_gaps
+                self.gaze_buffer, after=after, gaze_gaps=batch.gaze_gaps
             )
         if self.cutter.n_skipped > n_skipped:
             # Into the log too, not only stderr: a gap in the predictions must be explained.
@@ -255,6 +265,12 @@ class Pipeline:
                     arrivals.popleft()
                 ready = arrivals[0][1] if arrivals else t_cut  # eye-only: no EEG wait
                 self._cut_at[w.t_end] = (min(ready, t_cut), t_cut)
+        if self.cutter.n_skipped > n_skipped and self._t_last_end is not None:
+            # Shown in the monitor's Events and the log, not only in the package log.
+            k = self.cutter.n_skipped - n_skipped
+            self.emit_event(
+                "skipped_windows", f"{k} due windows skipped to stay current", self._t_last_end
+            )
         return windows
 
     def prepare(self, window: Window) -> Prepared | None:

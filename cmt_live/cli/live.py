@@ -31,28 +31,39 @@ defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
 
+from cmt_live.cli import live_gui
+from cmt_live.cli.common import add_logging_args, apply_logging, parser
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cmt-live",
-        description="Real-time EEG + eye-tracking emotion monitor on LSL streams.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = parser(
+        "cmt-live",
+        "Real-time EEG + eye-tracking emotion monitor on LSL streams.",
+        "examples:\n"
+        "  cmt-live --demo\n"
+        "  cmt-live --eeg-stream EEG --eye-stream Gaze --model M.pt --log session.jsonl\n"
+        "  cmt-live --replay session.xdf --model M.pt --fast --log replay.jsonl",
     )
     p.add_argument("--eeg-stream", help="EEG stream name (e.g. EEG)")
     p.add_argument("--eye-stream", help="gaze stream name (e.g. Gaze); omit for EEG-only")
     p.add_argument("--marker-stream", help="ground-truth marker stream (e.g. Markers)")
-    p.add_argument("--model", type=Path, help="model file from cmt-train (.pt or .pt2)")
+    p.add_argument(
+        "--model", type=Path, metavar="FILE", help="model file from cmt-train (.pt or .pt2)"
+    )
     p.add_argument("--headless", action="store_true", help="terminal dashboard, no window")
-    p.add_argument("--log", type=Path, help="session log: .jsonl or .csv")
-    p.add_argument("--duration", type=float, help="stop after S seconds")
-    p.add_argument("--step", type=float, default=1.0, help="seconds between predictions")
+    p.add_argument("--log", type=Path, metavar="PATH", help="session log: .jsonl or .csv")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--step", type=float, metavar="S", default=1.0, help="seconds between predictions"
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores)")
+    p.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores, else torch's)"
+    )
     p.add_argument(
         "--backend",
         default="auto",
@@ -95,10 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eye-hostname", help="pin the gaze stream by hostname")
     p.add_argument("--outlet-name", default="CMT-Emotion", help="prediction outlet name")
     p.add_argument("--no-outlet", action="store_true", help="do not publish predictions")
-    p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds per stream")
+    p.add_argument(
+        "--resolve-timeout", type=float, metavar="S", default=5.0, help="seconds per stream"
+    )
     p.add_argument(
         "--loss-limit",
         type=float,
+        metavar="S",
         default=10.0,
         help="an EEG/gaze stream away this long is reported lost (log, health); seconds",
     )
@@ -108,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="exit with status 3 when an EEG/gaze stream stays away S seconds",
     )
-    p.add_argument("--screenshot", type=Path, help="save a PNG of the window (GUI)")
-    p.add_argument("--screenshot-after", type=float, default=5.0, help="seconds before it")
+    p.add_argument("--screenshot", type=Path, metavar="PNG", help="save a PNG of the window (GUI)")
+    p.add_argument(
+        "--screenshot-after", type=float, metavar="S", default=5.0, help="seconds before it"
+    )
     p.add_argument("--demo", action="store_true", help="simulator + demo model + monitor")
     p.add_argument("--rebuild-demo-model", action="store_true", help="retrain the demo model")
     p.add_argument("--demo-subject", type=int, default=None, help=argparse.SUPPRESS)
@@ -128,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fast", action="store_true", help="with --replay: in-process, no LSL, full speed"
     )
-    p.add_argument("--gaze", type=Path, help="with --replay of an EEG file: a gaze CSV")
+    p.add_argument(
+        "--gaze",
+        type=Path,
+        metavar="FILE",
+        help="with --replay of an EEG file: a gaze file (.asc, .csv)",
+    )
     p.add_argument(
         "--record",
         type=Path,
@@ -141,14 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="feed the eye input to a model whose eye features were not computed by cmt-live "
         "(e.g. trained on SEED-V's released npz): by default its eye input is masked",
     )
-    p.add_argument("--log-level", default="WARNING", help="package log level")
+    add_logging_args(p)
+    from cmt_live.io.options import add_recording_options
+
+    add_recording_options(p, gaze=False)
     return p
-
-
-def _has_display() -> bool:
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True  # the user chose a Qt platform (offscreen included: screenshots)
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _contract_summary(runtime) -> dict:
@@ -260,13 +278,15 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     if runtime is None:
         return 2
     spec = runtime.contract.feature_spec
-    gui = not args.headless and _has_display()
+    gui = not args.headless and live_gui.has_display()
     if gui:
         try:
             from apps.monitor import run_monitor  # the one upward import (DESIGN.md)
         except ImportError as err:
             print(f"cmt-live: the Qt monitor is unavailable ({err}); headless.", file=sys.stderr)
             gui = False
+    if gui and not live_gui.qt_can_open_window():
+        gui = False
     source = LslSource(
         StreamSelection(
             eeg=args.eeg_stream,
@@ -341,7 +361,9 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 return 2
         source.start()
         if gui:
-            status = _run_gui(driver, args, run_monitor, spec)
+            rec = live_gui.RecordControl(args.record, _record_streams(args, info), recorder)
+            status = live_gui.run_gui(driver, args, run_monitor, spec, info, rec)
+            recorder = rec.recorder
         else:
             # Ctrl-C / SIGTERM stop the loop; the handlers stay until the log and the outlet
             # are closed below, so a second signal during shutdown cannot cut the log short.
@@ -380,16 +402,22 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             signal.signal(sig, handler)
 
 
-def _start_recorder(args, info):
-    """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
-    from cmt_live.io.labrecorder import Recorder
-
+def _record_streams(args, info) -> list[dict[str, str]]:
+    """What LabRecorder records: the inputs (pinned by source_id) and the prediction outlet."""
     streams = [{"name": args.outlet_name, "type": "Emotion"}]
     for meta in (info.eeg, info.gaze):
         if meta is not None:
             streams.append({"name": meta.name, "source_id": meta.source_id})
     if info.markers is not None:
         streams.append({"name": info.markers})
+    return streams
+
+
+def _start_recorder(args, info):
+    """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
+    from cmt_live.io.labrecorder import Recorder
+
+    streams = _record_streams(args, info)
     try:
         recorder = Recorder(args.record, streams, overwrite=True)
         recorder.start()
@@ -408,19 +436,27 @@ def run_replay(args) -> int:
     if args.fast:
         return _run_fast_replay(args, runtime)
     # Real-time replay: publish the file over LSL and monitor it like live streams.
-    from cmt_live.io.readers import read_recording, select_streams
+    from cmt_live.io.options import recording_options
+    from cmt_live.io.readers import check_long_enough, read_recording, select_streams
     from cmt_live.lsl.config import use_loopback_config
     from cmt_live.lsl.player import Player, PlayerSettings
 
     use_loopback_config()
     try:
-        streams = read_recording(args.replay, gaze=args.gaze)
+        options = recording_options(args)
+        streams = read_recording(args.replay, gaze=args.gaze, options=options)
         eeg, gaze, markers = select_streams(
             streams,
             eeg_stream=args.eeg_stream,
             eye_stream=args.eye_stream,
             marker_stream=args.marker_stream,
+            eye_only_ok=True,
         )
+        if eeg is None:
+            raise ValueError(f"{args.replay} holds gaze only; replay it eye-only with --fast.")
+        ts = eeg.timestamps
+        span = float(ts[-1] - ts[0]) if len(ts) else 0.0
+        check_long_enough(args.replay, span, runtime.contract.feature_spec.window_s)
     except (ValueError, FileNotFoundError) as err:
         print(f"cmt-live: {err}", file=sys.stderr)
         return 2
@@ -440,6 +476,8 @@ def run_replay(args) -> int:
 def _run_fast_replay(args, runtime) -> int:
     """``--replay FILE --fast``: the recording through the same driver, no LSL, full speed."""
     from cmt_live.driver import Driver
+    from cmt_live.io.options import recording_options
+    from cmt_live.io.readers import check_long_enough
     from cmt_live.io.recording_source import RecordingSource
     from cmt_live.settings import ContractError
     from cmt_live.sinks import SessionLog
@@ -457,7 +495,10 @@ def _run_fast_replay(args, runtime) -> int:
             channel_map=args.channel_map,
             eeg_unit=args.eeg_units,
             fill_missing=args.fill_missing,
+            options=recording_options(args),
+            eeg_sfreq=spec.sfreq,
         )
+        check_long_enough(args.replay, source.duration_s, spec.window_s)
         driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         eye_input = _eye_input(runtime, args)
         if args.log:
@@ -488,6 +529,14 @@ def _run_fast_replay(args, runtime) -> int:
             f"{reason}",
             file=sys.stderr,
         )
+    if stats.n_predictions == 0:
+        print(
+            f"cmt-live: no prediction from {args.replay}: no window had usable EEG or gaze "
+            "(see the log's events, --log PATH).",
+            file=sys.stderr,
+        )
+        # Implausible units were explained above with their fix; anything else is a failure.
+        return 0 if pipe.implausible_reasons else 1
     return 0
 
 
@@ -508,32 +557,14 @@ def _run_headless(driver, args, spec) -> int:
     return 0
 
 
-def _run_gui(driver, args, run_monitor, spec) -> int:
-    def start_worker(sink):
-        driver.pipeline.add_sink(sink)
-        driver.start(args.duration)
-        return lambda: driver.stop(timeout_s=2.0)
-
-    return run_monitor(
-        start_worker,
-        ch_names=spec.ch_names,
-        order=spec.order,
-        screenshot=args.screenshot,
-        screenshot_after_s=args.screenshot_after,
-        duration_s=args.duration,
-        exit_when_worker_done=True,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cmt-live``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(args, parser)
-    from cmt_live._logging import set_log_level
     from cmt_live.cli.errors import EXIT_INTERRUPTED
 
-    set_log_level(args.log_level.upper())
+    apply_logging(args)
     try:
         if args.demo:
             # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).

@@ -3,7 +3,7 @@
 Usage::
 
     cmt-train --data DIR [--preset seed|small|tiny] [--epochs N] [--out RUN_DIR] [--folds K]
-              [--device auto] [--seed S] [--threads N] [--no-final] [--quiet]
+              [--device auto] [--seed S] [--threads N] [--no-final] [-q|-v]
     cmt-train evaluate --model RUN_DIR/model.pt --data DIR --subject N [--device auto] [--json]
 
 The first form trains one model per held-out subject (leave-one-subject-out), a deployment
@@ -19,17 +19,17 @@ import sys
 import time
 from pathlib import Path
 
+from cmt_live.cli.common import add_logging_args, apply_logging, parser
+
 PRESETS = ("seed", "small", "tiny")
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cmt-train",
-        description=(
-            "Leave-one-subject-out training of the cross-modal transformer on a SEED-V feature "
-            "directory (EEG_DE_features/, Eye_movement_features/). "
-            "Use `cmt-train evaluate --help` to score a saved model."
-        ),
+    p = parser(
+        "cmt-train",
+        "Leave-one-subject-out training of the cross-modal transformer on a SEED-V feature "
+        "directory (EEG_DE_features/, Eye_movement_features/). "
+        "Use 'cmt-train evaluate --help' to score a saved model.",
     )
     p.add_argument("--data", required=True, type=Path, help="SEED-V feature directory")
     p.add_argument(
@@ -49,31 +49,29 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-final", action="store_true", help="skip the deployment model.pt")
-    p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
-    p.add_argument("--verbose", action="store_true", help="debug logging")
+    add_logging_args(p, default="INFO")  # -q also hides the progress bars
     return p
 
 
 def _eval_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cmt-train evaluate",
-        description="Score a saved model file on one subject of a SEED-V feature directory.",
+    p = parser(
+        "cmt-train evaluate",
+        "Score a saved model file on one subject of a SEED-V feature directory.",
     )
     p.add_argument("--model", required=True, type=Path, help="model file (.pt) from cmt-train")
     p.add_argument("--data", required=True, type=Path, help="SEED-V feature directory")
     p.add_argument("--subject", required=True, type=int, help="subject number to score")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    p.add_argument("--quiet", action="store_true", help="warnings only")
+    add_logging_args(p, default="INFO")
     return p
 
 
 def _evaluate(argv: list[str]) -> int:
-    from cmt_live import set_log_level
     from models.evaluate import evaluate_model
 
     args = _eval_parser().parse_args(argv)
-    set_log_level("WARNING" if args.quiet else "INFO")
+    apply_logging(args)
     res = evaluate_model(args.model, args.data, args.subject, device=args.device)
     if args.json:
         print(json.dumps(res, indent=2))
@@ -93,10 +91,8 @@ def _evaluate(argv: list[str]) -> int:
 
 
 def _train(argv: list[str]) -> int:
-    from cmt_live import set_log_level
-
     args = _train_parser().parse_args(argv)
-    set_log_level("DEBUG" if args.verbose else "WARNING" if args.quiet else "INFO")
+    apply_logging(args)
 
     import torch
 
@@ -131,7 +127,7 @@ def _train(argv: list[str]) -> int:
         cfg,
         folds_limit=args.folds,
         device=args.device,
-        progress=not args.quiet,
+        progress=args.log_level != "ERROR",
         final=not args.no_final,
         data_root=args.data,
     )
