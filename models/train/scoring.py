@@ -135,9 +135,9 @@ def score_trials(
         "trial_label": labels.tolist(),
     }
     if modality_ablation and drop is None:
-        for drop, key in (("eye", "trial_acc_eeg_only"), ("eeg", "trial_acc_eye_only")):
+        for masked, key in (("eye", "trial_acc_eeg_only"), ("eeg", "trial_acc_eye_only")):
             p = predict_sequences(
-                predict, eeg, eye, batch_size=batch_size, pad_to=max_len, drop=drop
+                predict, eeg, eye, batch_size=batch_size, pad_to=max_len, drop=masked
             ).argmax(axis=1)
             out[key] = float(np.mean(p == labels))
     lengths = sorted({int(c) for c in context_lengths if int(c) <= max_len} | {1, int(max_len)})
