@@ -345,7 +345,7 @@ def run_cv(
         modalities=list(modalities),
         all_results=ordered,
         retries=retries,
-        runner=runner.__dict__,
+        runner=runner.describe(),
         settings=settings,
     )
     write_report(out, metrics)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ class RunnerSpec:
         Extra attempts of a failed fold.
     ray_init : dict | None
         Extra ``ray.init`` arguments for a local Ray (tests size the object store).
+    task_fn : callable | None
+        ``task_fn(task, ctx) -> outcome`` run instead of :func:`execute` (it must call it):
+        instrumentation or fault injection; picklable for ``jobs`` and ``ray``.
     """
 
     kind: str = "local"
@@ -53,6 +57,7 @@ class RunnerSpec:
     gpus_per_fold: float = 0.0
     retries: int = 2
     ray_init: dict | None = None
+    task_fn: Callable | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("local", "jobs", "ray"):
@@ -65,6 +70,11 @@ class RunnerSpec:
             raise ValueError(f"--cpus-per-fold {self.cpus_per_fold} is invalid; use > 0.")
         if self.gpus_per_fold < 0:
             raise ValueError(f"--gpus-per-fold {self.gpus_per_fold} is invalid; use >= 0.")
+
+    def describe(self) -> dict:
+        """The settings worth recording in ``metrics.json``."""
+        keys = ("kind", "jobs", "ray_address", "cpus_per_fold", "gpus_per_fold", "retries")
+        return {k: getattr(self, k) for k in keys}
 
     @property
     def threads(self) -> int | None:
@@ -153,15 +163,16 @@ def run_tasks(
     attempts: dict[str, int] = {}
     if not tasks:
         return attempts
+    fn = spec.task_fn or execute
     if spec.kind == "ray":
-        _run_ray(tasks, ctx, spec, on_result, attempts)
+        _run_ray(tasks, ctx, spec, fn, on_result, attempts)
     elif spec.kind == "jobs" and spec.jobs > 1:
-        _run_pool(tasks, ctx, spec, on_result, attempts)
+        _run_pool(tasks, ctx, spec, fn, on_result, attempts)
     else:
         for task in tasks:
             while True:
                 try:
-                    outcome = execute(task, ctx)
+                    outcome = fn(task, ctx)
                 except (KeyboardInterrupt, FoldFailed):
                     raise
                 except Exception as err:
@@ -174,67 +185,70 @@ def run_tasks(
 
 # --- local worker processes -------------------------------------------------------------------
 
-_CTX: TaskContext | None = None
+
+def _process_main(task: FoldTask, ctx: TaskContext, fn, conn) -> None:
+    """Body of one worker process: run the task, send ("ok", outcome) or ("error", exc)."""
+    _worker_logging(ctx.log_level)
+    try:
+        payload = ("ok", fn(task, ctx))
+    except BaseException as err:  # sent to the driver, which decides on a retry
+        payload = ("error", err)
+    # Plain pickle bytes: torch's multiprocessing pickler would share tensors through file
+    # descriptors that die with this process.
+    conn.send_bytes(pickle.dumps(payload))
+    conn.close()
 
 
-def _pool_init(ctx: TaskContext) -> None:
-    global _CTX
-    _CTX = ctx
-
-
-def _pool_execute(task: FoldTask) -> dict:
-    _worker_logging(_CTX.log_level)
-    return execute(task, _CTX)
-
-
-def _run_pool(tasks, ctx, spec, on_result, attempts) -> None:
+def _run_pool(tasks, ctx, spec, fn, on_result, attempts) -> None:
+    """One spawned process per task, at most ``spec.jobs`` at a time: a worker that dies takes
+    only its own task with it (retried), and the others carry on."""
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from collections import deque
+    from multiprocessing.connection import wait
 
-    todo = list(tasks)
     # spawn, not fork: torch's thread pools do not survive a fork.
     mp_ctx = mp.get_context("spawn")
-    while todo:
-        with ProcessPoolExecutor(
-            max_workers=min(spec.jobs, len(todo)),
-            mp_context=mp_ctx,
-            initializer=_pool_init,
-            initargs=(ctx,),
-        ) as pool:
-            futures = {pool.submit(_pool_execute, t): t for t in todo}
-            todo = []
-            broken = False
-            while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    task = futures.pop(fut)
-                    try:
-                        outcome = fut.result()
-                    except BrokenProcessPool as err:
-                        # A worker died: the pool is gone; every unfinished task goes again.
-                        _give_up_or_retry(task, err, attempts, spec.retries)
-                        todo.append(task)
-                        broken = True
-                        continue
-                    except Exception as err:
-                        _give_up_or_retry(task, err, attempts, spec.retries)
-                        if broken:
-                            todo.append(task)
-                        else:
-                            futures[pool.submit(_pool_execute, task)] = task
-                        continue
-                    on_result(task, outcome)
+    todo = deque(tasks)
+    running: dict = {}  # receiving end -> (process, task)
+    try:
+        while todo or running:
+            while todo and len(running) < spec.jobs:
+                task = todo.popleft()
+                recv, send = mp_ctx.Pipe(duplex=False)
+                proc = mp_ctx.Process(
+                    target=_process_main, args=(task, ctx, fn, send), name=task.name, daemon=True
+                )
+                proc.start()
+                send.close()  # the child holds the only sending end: EOF when it dies
+                running[recv] = (proc, task)
+            for conn in wait(list(running)):
+                proc, task = running.pop(conn)
+                try:
+                    status, payload = pickle.loads(conn.recv_bytes())
+                except EOFError:
+                    status, payload = "error", None
+                conn.close()
+                proc.join()
+                if status == "ok":
+                    on_result(task, payload)
+                    continue
+                if payload is None:
+                    payload = RuntimeError(f"worker process died (exit code {proc.exitcode})")
+                _give_up_or_retry(task, payload, attempts, spec.retries)
+                todo.append(task)
+    finally:
+        for proc, _ in running.values():
+            proc.kill()
 
 
 # --- Ray --------------------------------------------------------------------------------------
 
 
-def _ray_execute(task: FoldTask, ctx: TaskContext) -> dict:
+def _ray_execute(task: FoldTask, ctx: TaskContext, fn) -> dict:
     import ray
 
     _worker_logging(ctx.log_level)
-    outcome = execute(task, ctx)
+    outcome = fn(task, ctx)
     outcome["result"]["worker"]["ray_node"] = ray.get_runtime_context().get_node_id()
     return outcome
 
@@ -264,7 +278,7 @@ def ray_connect(spec: RunnerSpec):
     return ray
 
 
-def _run_ray(tasks, ctx, spec, on_result, attempts) -> None:
+def _run_ray(tasks, ctx, spec, fn, on_result, attempts) -> None:
     started = not _ray_initialized()
     ray = ray_connect(spec)
     try:
@@ -278,7 +292,7 @@ def _run_ray(tasks, ctx, spec, on_result, attempts) -> None:
             max_retries=0,  # retries are the driver's, so the run can say so
             scheduling_strategy="SPREAD",  # folds across the cluster's machines
         )
-        pending = {remote.remote(t, ctx_ref): t for t in tasks}
+        pending = {remote.remote(t, ctx_ref, fn): t for t in tasks}
         logger.info(
             "Ray: %d fold tasks submitted (%s CPU, %s GPU each); cluster resources %s",
             len(pending),
@@ -296,7 +310,7 @@ def _run_ray(tasks, ctx, spec, on_result, attempts) -> None:
                 raise
             except Exception as err:
                 _give_up_or_retry(task, err, attempts, spec.retries)
-                pending[remote.remote(task, ctx_ref)] = task
+                pending[remote.remote(task, ctx_ref, fn)] = task
                 continue
             on_result(task, outcome)
     finally:
