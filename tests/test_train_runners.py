@@ -28,6 +28,13 @@ def crash_once(task, ctx, *, marker_dir: str, fold_index: int = 1):
     return execute(task, ctx)
 
 
+def record_task(task, ctx, *, log: str):
+    """A task function that appends the task's name to the file ``log``, then runs it."""
+    with open(log, "a") as f:
+        f.write(task.name + "\n")
+    return execute(task, ctx)
+
+
 def fail_always(task, ctx):
     raise RuntimeError(f"{task.name}: simulated failure")
 
