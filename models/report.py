@@ -1,6 +1,6 @@
 """Run-folder reports: ``metrics.json``, ``report.md`` and the figures (matplotlib, Agg).
 
-Everything here reads the metrics dict that :func:`models.train.run_loso` builds; nothing
+Everything here reads the metrics dict that :func:`models.train.run_cv` builds; nothing
 is recomputed, so the report says exactly what the run measured.
 """
 

@@ -43,8 +43,6 @@ class RunnerSpec:
         GPUs reserved per fold (Ray); a fold with GPUs trains on CUDA.
     retries : int
         Extra attempts of a failed fold.
-    ray_init : dict | None
-        Extra ``ray.init`` arguments for a local Ray (tests size the object store).
     task_fn : callable | None
         ``task_fn(task, ctx) -> outcome`` run instead of :func:`execute` (it must call it):
         instrumentation or fault injection; picklable for ``jobs`` and ``ray``.
@@ -56,7 +54,6 @@ class RunnerSpec:
     cpus_per_fold: float | None = None
     gpus_per_fold: float = 0.0
     retries: int = 2
-    ray_init: dict | None = None
     task_fn: Callable | None = None
 
     def __post_init__(self) -> None:
@@ -271,7 +268,7 @@ def ray_connect(spec: RunnerSpec):
     kw = dict(include_dashboard=False, log_to_driver=True)
     if spec.ray_address is None:
         # A local Ray on this machine only: every Ray process listens on loopback.
-        kw.update(_node_ip_address="127.0.0.1", **(spec.ray_init or {}))
+        kw["_node_ip_address"] = "127.0.0.1"
     else:
         kw["address"] = spec.ray_address
     ray.init(**kw)
@@ -324,11 +321,3 @@ def _ray_initialized() -> bool:
     except ImportError:
         return False
     return ray.is_initialized()
-
-
-def default_cpus() -> int:
-    """Cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
