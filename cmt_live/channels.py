@@ -7,12 +7,15 @@ model's ``FP1`` without a map; a map is for names that differ otherwise (``"EEG 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ._logging import logger
+from .channel_fill import MAX_FILL_FRACTION, interpolation_matrix, max_fill, template_position
 from .settings import ContractError
 from .windowing import GAZE_COLUMNS
 
@@ -42,7 +45,9 @@ def parse_unit(unit: str | None) -> float | None:
     ----------
     unit : str | None
         ``"V"``, ``"volts"``, ``"mV"``, ``"uV"``, ``"µV"``, ``"microvolts"``, ``"nV"``, ... (case
-        and surrounding spaces ignored). Empty or None means "not declared".
+        and surrounding spaces ignored), or a positive number: volts per sample unit (``"1e-12"``
+        rescales a file whose reader returns µV 10^6 times too large). Empty or None means
+        "not declared".
 
     Returns
     -------
@@ -58,10 +63,17 @@ def parse_unit(unit: str | None) -> float | None:
     if unit is None or not unit.strip():
         return None
     key = unit.strip().lower()
+    try:
+        factor = float(key)
+    except ValueError:
+        factor = None
+    if factor is not None and np.isfinite(factor) and factor > 0:
+        return factor
     if key not in _UNIT_SCALES:
         raise ValueError(
             f"Unknown EEG unit {unit!r}; expected one of V, volts, mV, uV, \u00b5V, microvolts, "
-            "nV. Override it with --eeg-unit (e.g. --eeg-unit uV)."
+            "nV, or a factor to volts (e.g. 1e-6). Override it with --eeg-unit (e.g. --eeg-unit "
+            "uV)."
         )
     return _UNIT_SCALES[key]
 
@@ -137,12 +149,62 @@ def parse_channel_map(spec: str | Path | Mapping[str, str] | None) -> dict[str, 
     return mapping
 
 
-def match_channels(
+#: A label of a positional cap (BioSemi's A1...H32, ANT's like): a letter A-H and a number.
+_POSITIONAL = re.compile(r"^[A-Ha-h](?:[1-9]|[1-9][0-9])$")
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelSelection:
+    """How a stream's columns become the model's channels, filled ones included.
+
+    Parameters
+    ----------
+    index : int array of shape (n_model_channels,)
+        Stream column of each model channel (a placeholder for a filled one).
+    filled : tuple of str
+        Model channels the stream lacks, computed by interpolation.
+    weights : array of shape (len(filled), n_model_channels) | None
+        ``filled = weights @ model_order_data``; zero on the filled channels themselves.
+    fill_pos : int array of shape (len(filled),) | None
+        Model positions of the filled channels.
+    """
+
+    index: np.ndarray
+    filled: tuple[str, ...] = ()
+    weights: np.ndarray | None = None
+    fill_pos: np.ndarray | None = None
+
+    def complete(self, data: np.ndarray) -> np.ndarray:
+        """Data in model order, ``(n_samples, n_model_channels)`` as ``data[:, index]`` gives
+        it, with the filled channels computed (in place when ``data`` is float64)."""
+        x = np.asarray(data, dtype=np.float64)
+        if not self.filled:
+            return x
+        pos = self.fill_pos
+        x[:, pos] = 0.0  # the placeholders must not leak into the weights (0 * NaN is NaN)
+        x[:, pos] = x @ self.weights.T
+        return x
+
+    def take(self, data: np.ndarray) -> np.ndarray:
+        """A stream chunk ``(n_samples, n_stream_channels)`` -> model order, filled."""
+        x = np.asarray(data)[:, self.index]
+        return self.complete(x) if self.filled else x
+
+
+def _is_positional_cap(labels: Sequence[str]) -> bool:
+    """Most labels look like BioSemi/ANT positions (A1, B12, ...), not 10-20 names."""
+    n = sum(1 for lab in labels if _POSITIONAL.match(lab))
+    return n >= 16 and n >= 0.5 * len(labels)
+
+
+def select_channels(
     stream_labels: Sequence[str | None],
     model_channels: Sequence[str],
     channel_map: str | Path | Mapping[str, str] | None = None,
-) -> np.ndarray:
-    """Indices that pick and order the stream's channels as the model expects.
+    *,
+    fill_missing: int = 0,
+) -> ChannelSelection:
+    """Which stream column feeds each model channel, and which missing ones to fill.
 
     Parameters
     ----------
@@ -152,26 +214,31 @@ def match_channels(
         The model's channel list (its contract), in model order.
     channel_map : str | Path | dict | None
         Renames applied to stream labels first (see :func:`parse_channel_map`).
+    fill_missing : int
+        ``--fill-missing``: up to this many model channels the stream lacks are filled by
+        spherical-spline interpolation from the montage (:mod:`cmt_live.channel_fill`; at most
+        :func:`cmt_live.channel_fill.max_fill` of them). 0: every channel must be recorded.
 
     Returns
     -------
-    index : int array of shape (len(model_channels),)
-        ``stream_data[:, index]`` is the data in model order. Extra stream channels are ignored.
+    ChannelSelection
+        ``selection.take(stream_data)`` is the data in model order. Extra stream channels are
+        ignored.
 
     Raises
     ------
     ValueError
-        Model channels missing from the stream (named, with the fix), or two stream channels
-        that would both provide the same model channel.
+        Model channels missing from the stream (named, with the fix), more of them than may be
+        filled, two stream channels that would both provide the same model channel, or a
+        positional cap (BioSemi A1...H32) whose labels match 10-20 names only by coincidence.
     """
     mapping = {k.lower(): v for k, v in parse_channel_map(channel_map).items()}
     renamed: list[str] = []
     for lab in stream_labels:
         lab = (lab or "").strip()
         renamed.append(mapping.get(lab.lower(), lab))
-    unknown_map = [
-        k for k in mapping if k not in {(s or "").strip().lower() for s in stream_labels}
-    ]
+    stripped = [(s or "").strip() for s in stream_labels]
+    unknown_map = [k for k in mapping if k not in {s.lower() for s in stripped}]
     by_name: dict[str, int] = {}
     for i, lab in enumerate(renamed):
         if not lab:
@@ -184,7 +251,25 @@ def match_channels(
                 '"LABEL=OTHER".'
             )
         by_name[key] = i
+    if _is_positional_cap(stripped):
+        chance = [
+            ch
+            for ch in model_channels
+            if ch.lower() in by_name
+            and stripped[by_name[ch.lower()]].lower() not in mapping
+            and _POSITIONAL.match(stripped[by_name[ch.lower()]])
+        ]
+        if chance:
+            raise ValueError(
+                f"The stream's labels are positions of a BioSemi-style cap (A1...H32), not "
+                f"10-20 names: its {', '.join(chance)} match the model's channels only by "
+                "coincidence (BioSemi's C1 is not 10-20 C1). Map the cap's labels to 10-20 "
+                'names with --channel-map (e.g. a JSON file {"A1": "CZ", ...} from the cap\'s '
+                'layout), or map a label to itself ("C1=C1") where it truly is that site.'
+            )
     missing = [ch for ch in model_channels if ch.lower() not in by_name]
+    if missing and len(missing) <= fill_missing:
+        return _filled_selection(model_channels, by_name, missing, fill_missing)
     if missing:
         n_unlabelled = sum(1 for lab in renamed if not lab)
         shown = ", ".join(missing[:20]) + (
@@ -196,15 +281,65 @@ def match_channels(
             if unknown_map
             else ""
         )
+        fill = (
+            f" --fill-missing {fill_missing} fills fewer."
+            if fill_missing
+            else (
+                f" A few missing channels (up to {max_fill(len(model_channels))}) can be "
+                "interpolated from the montage with --fill-missing N."
+            )
+        )
         raise ValueError(
             f"The stream lacks {len(missing)} of the model's {len(model_channels)} channels: "
             f"{shown}. The stream has {len(stream_labels)} channels"
             + (f" ({n_unlabelled} without a label in its description)" if n_unlabelled else "")
             + f": {have or 'none labelled'}. Map stream labels to model names with "
             '--channel-map "STREAM=MODEL,..." (or a JSON file), or use a model trained on '
-            "these channels." + hint
+            "these channels." + fill + hint
         )
-    return np.array([by_name[ch.lower()] for ch in model_channels], dtype=np.intp)
+    return ChannelSelection(np.array([by_name[ch.lower()] for ch in model_channels], np.intp))
+
+
+def _filled_selection(model_channels, by_name, missing, fill_missing) -> ChannelSelection:
+    """The selection that fills ``missing`` from the recorded model channels."""
+    limit = max_fill(len(model_channels))
+    if fill_missing > limit:
+        raise ValueError(
+            f"--fill-missing {fill_missing} exceeds the limit of {limit} channels "
+            f"({MAX_FILL_FRACTION:.0%} of the model's {len(model_channels)}); with more missing, "
+            "interpolation guesses whole regions. Use a model trained on these channels."
+        )
+    present = [ch for ch in model_channels if ch.lower() in by_name]
+    sources = [ch for ch in present if template_position(ch) is not None]
+    weights_src = interpolation_matrix(sources, missing)
+    pos = {ch: i for i, ch in enumerate(model_channels)}
+    weights = np.zeros((len(missing), len(model_channels)))
+    weights[:, [pos[ch] for ch in sources]] = weights_src
+    index = np.array([by_name.get(ch.lower(), 0) for ch in model_channels], np.intp)
+    fill_pos = np.array([pos[ch] for ch in missing], np.intp)
+    logger.warning(
+        "%d missing channel(s) filled by spherical-spline interpolation from %d recorded: %s.",
+        len(missing),
+        len(sources),
+        ", ".join(missing),
+    )
+    return ChannelSelection(index, tuple(missing), weights, fill_pos)
+
+
+def match_channels(
+    stream_labels: Sequence[str | None],
+    model_channels: Sequence[str],
+    channel_map: str | Path | Mapping[str, str] | None = None,
+) -> np.ndarray:
+    """Indices that pick and order the stream's channels as the model expects (every channel
+    recorded: :func:`select_channels` without filling).
+
+    Returns
+    -------
+    index : int array of shape (len(model_channels),)
+        ``stream_data[:, index]`` is the data in model order.
+    """
+    return select_channels(stream_labels, model_channels, channel_map).index
 
 
 def eeg_scales(name: str, declared: Sequence[str], override: str | None = None) -> np.ndarray:

@@ -12,21 +12,31 @@ A prediction is made only when the newest window has a usable modality; otherwis
 ``no_valid_context`` event goes to the sinks instead (never a prediction from stale data).
 While the EEG is stale and gaze flows, windows are cut from gaze alone (eye-only predictions,
 flagged), so losing the EEG does not stop the monitor.
+
+Every window's units are checked before its features (:mod:`cmt_live.plausibility`): an
+implausible modality is flagged (``eeg_implausible_units`` / ``eye_implausible_units`` on the
+window, its features and its prediction) and, under the default policy ``"mask"``, withheld
+from the model like a missing one; the sinks get one event with the cause and the fix when a
+modality turns implausible and one when it recovers. Windows of an EEG whose missing channels
+the source fills (``--fill-missing``) are flagged ``eeg_interpolated``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from features.seedv import CLASS_NAMES
 from models.runtime import fit_to_context
 
+from ._logging import logger
 from .context import Context, ContextBuffer
 from .eeg_conditioning import EegConditioner
 from .featurize import Featurizer
+from .plausibility import UnitsCheck
 from .records import FeatureFrame, Flag, Prediction, StreamHealth, Window
 from .ring_buffer import RingBuffer
 from .settings import ContractError, Settings
@@ -36,6 +46,9 @@ from .windowing import GAZE_COLUMNS, WindowCutter
 
 #: Gaze samples held per second of ``buffer_s`` (the fastest trackers we expect, 500 Hz).
 _GAZE_BUFFER_RATE = 500
+
+#: Event kind sent when the window grid skips windows to stay current.
+WINDOWS_SKIPPED = "windows_skipped"
 
 #: A window ready for the model: its features, its context and the feature time in ms.
 Prepared = tuple[FeatureFrame, Context, float]
@@ -98,6 +111,12 @@ class Pipeline:
             if settings.has_gaze
             else None
         )
+        self.units = UnitsCheck(runtime.contract.norm, spec.eye_names)
+        #: Windows judged implausible so far, and the first reason, per modality.
+        self.n_implausible = {"eeg": 0, "eye": 0}
+        self.implausible_reasons: dict[str, str] = {}
+        self._implausible_now = {"eeg": False, "eye": False}
+        self._fill_announced = not settings.filled_channels
         self.n_predictions = 0
         self.n_windows = 0
         self._t_last_end: float | None = None  # end of the newest window cut
@@ -131,18 +150,24 @@ class Pipeline:
                 s.on_marker(t, label)
         for kind, message, t in batch.events:
             self.emit_event(kind, message, t)
+        # A sink's own trouble (the log's disk is full) is shown by every sink.
+        for sink in list(self.sinks):
+            for kind, message in getattr(sink, "pop_alerts", list)():
+                self.emit_event(kind, message, self.clock())
 
     def _push_gaze(self, data: np.ndarray, timestamps: np.ndarray) -> None:
         """Gaze samples ``(n, 5)``: ``x_deg, y_deg, pupil_1, pupil_2, valid``, with stamps."""
         if self.gaze_buffer is None:
             raise ValueError("These settings have has_gaze=False; no gaze expected.")
-        g = np.asarray(data, dtype=np.float64)
+        g = np.array(data, dtype=np.float64)  # a copy: the pupil columns may be rescaled
         ts = np.asarray(timestamps, dtype=np.float64)
         if g.ndim != 2 or g.shape[1] != len(GAZE_COLUMNS) or ts.shape != (g.shape[0],):
             raise ValueError(
                 f"Gaze needs data (n_samples, 5) {GAZE_COLUMNS} and one timestamp per sample; "
                 f"got {g.shape} and {ts.shape}."
             )
+        if self.settings.pupil_scale != 1.0:
+            g[:, 2:4] *= self.settings.pupil_scale
         g, ts = self.gaze_buffer.newer(g, ts)
         if ts.size:
             self.gaze_buffer.push(g, ts)
@@ -154,6 +179,7 @@ class Pipeline:
         """Every window due after ``batch`` was pushed (EEG gaps given on the input clock);
         eye-only windows while the EEG is stale and gaze flows."""
         d = self.eeg.delay_s
+        n_skipped = self.cutter.n_skipped
         windows = self.cutter.cut(
             self.eeg.buffer,
             self.gaze_buffer,
@@ -173,6 +199,22 @@ class Pipeline:
             windows = self.cutter.cut_eye_only(
                 self.gaze_buffer, after=self._t_last_end, gaze_gaps=batch.gaze_gaps
             )
+        if self.cutter.n_skipped > n_skipped:
+            # Into the log too, not only stderr: a gap in the predictions must be explained.
+            self.emit_event(
+                WINDOWS_SKIPPED,
+                f"fell behind; skipped {self.cutter.n_skipped - n_skipped} windows to stay "
+                f"current ({self.cutter.n_skipped} so far)",
+                windows[0].t_end if windows else self.clock(),
+            )
+        if self._t_last_end is not None and windows and windows[0].t_end <= self._t_last_end:
+            # EEG that stalled (stale) and then arrived late: its windows end at or before
+            # eye-only ones already predicted, and the context takes frames in time order only.
+            n = len(windows)
+            windows = [w for w in windows if w.t_end > self._t_last_end]
+            logger.info(
+                "%d late EEG window(s) skipped: eye-only windows covered them.", n - len(windows)
+            )
         if windows:
             self._t_last_end = windows[-1].t_end
         return windows
@@ -182,7 +224,7 @@ class Pipeline:
         window (a ``no_valid_context`` event is sent to the sinks instead)."""
         t0 = time.perf_counter()
         self.n_windows += 1
-        frame = self.featurizer.transform(window)
+        frame = self.featurizer.transform(self._checked(window))
         for s in self.sinks:
             s.on_features(frame)
         self.context.push(frame)
@@ -195,6 +237,61 @@ class Pipeline:
             )
             return None
         return frame, ctx, (time.perf_counter() - t0) * 1e3
+
+    def _checked(self, window: Window) -> Window:
+        """``window`` with its unit checks and channel fill applied to its flags and validity."""
+        flags = set()
+        valid = {"eeg": window.eeg_valid, "eye": window.eye_valid}
+        checks = (
+            ("eeg", Flag.EEG_IMPLAUSIBLE, window.eeg_valid and window.eeg is not None,
+             lambda: self.units.eeg(window.eeg)),
+            ("eye", Flag.EYE_IMPLAUSIBLE, window.eye_valid and window.gaze_timestamps.size > 0,
+             lambda: self.units.eye(window.gaze)),
+        )  # fmt: skip
+        for modality, flag, judged, check in checks:
+            if not judged:
+                continue
+            reason = check()
+            self._note_units(modality, flag, reason, window.t_end)
+            if reason is not None:
+                flags.add(flag)
+                valid[modality] = valid[modality] and self.settings.implausible != "mask"
+        if self.settings.filled_channels and window.eeg is not None:
+            flags.add(Flag.EEG_INTERPOLATED)
+            if not self._fill_announced:
+                self._fill_announced = True
+                names = self.settings.filled_channels
+                self.emit_event(
+                    Flag.EEG_INTERPOLATED,
+                    f"{len(names)} missing channel(s) filled by spherical-spline interpolation "
+                    f"from the montage (--fill-missing): {', '.join(names)}",
+                    window.t_end,
+                )
+        if not flags:
+            return window
+        return replace(
+            window, eeg_valid=valid["eeg"], eye_valid=valid["eye"], flags=window.flags | flags
+        )
+
+    def _note_units(self, modality: str, flag: str, reason: str | None, t: float) -> None:
+        """Count an implausible window; tell the sinks when a modality turns (im)plausible."""
+        was = self._implausible_now[modality]
+        self._implausible_now[modality] = reason is not None
+        if reason is None:
+            if was:
+                self.emit_event(flag, f"{modality.upper()} units plausible again", t)
+            return
+        self.n_implausible[modality] += 1
+        self.implausible_reasons.setdefault(modality, reason)
+        if not was:
+            what = modality.upper()
+            policy = (
+                f"{what} is withheld from the model while this lasts"
+                if self.settings.implausible == "mask"
+                else f"predictions still use the {what} (--implausible flag)"
+            )
+            logger.warning("%s %s.", reason, policy)
+            self.emit_event(flag, f"{reason} {policy}.", t)
 
     def predict(self, prepared: Sequence[Prepared]) -> list[Prediction]:
         """Run the model once on prepared windows and send each prediction to the sinks.

@@ -34,6 +34,23 @@ class Flag:
     EYE_LOW_COVERAGE = "eye_low_coverage"  # too few valid gaze samples for features
     TIMESTAMP_FAULT = "timestamp_fault"  # backward jump / duplicate stamps seen in the window
     NO_VALID_CONTEXT = "no_valid_context"  # no window in the model context is usable
+    # Values outside physiological / training ranges (cmt_live.plausibility): wrong units.
+    EEG_IMPLAUSIBLE = "eeg_implausible_units"
+    EYE_IMPLAUSIBLE = "eye_implausible_units"
+    EEG_INTERPOLATED = "eeg_interpolated"  # missing channels filled from the montage
+
+
+#: Bit order of the flags in the prediction outlet's ``flags`` channel (bit i = FLAG_BITS[i]);
+#: the outlet's description lists it, so consumers read the order instead of assuming it.
+FLAG_BITS: tuple[str, ...] = tuple(v for k, v in vars(Flag).items() if k.isupper())
+
+
+def flag_mask(flags) -> int:
+    """The flags as a bit mask (:data:`FLAG_BITS`); an unknown flag sets bit ``len(FLAG_BITS)``."""
+    mask = 0
+    for f in flags:
+        mask |= 1 << (FLAG_BITS.index(f) if f in FLAG_BITS else len(FLAG_BITS))
+    return mask
 
 
 def _frozen(a: np.ndarray, dtype=None) -> np.ndarray:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from features.constants import EYE_FEATURE_NAMES
 from features.seedv import CLASS_NAMES
 from features.spec import FeatureSpec
 
+from .plausibility import POLICIES
 from .source import SourceInfo
 from .windowing import WindowSettings
 
@@ -50,6 +53,16 @@ class Settings:
         How long (EEG time) a due window waits for gaze to reach its end, seconds.
     max_behind : int
         Overflow policy: more due windows than this at once skips to the newest (logged).
+    implausible : ``"mask"`` | ``"flag"``
+        What to do with a window whose EEG or gaze units are implausible
+        (:mod:`cmt_live.plausibility`): withhold that modality from the model, or predict from
+        it anyway; both flag the window and its prediction.
+    pupil_scale : float
+        Factor applied to both pupil columns before anything else (``--pupil-scale``), for a
+        tracker whose pupil unit differs from the model's.
+    filled_channels : tuple of str
+        Model channels the source fills by interpolation (``--fill-missing``): every window
+        with EEG is flagged ``eeg_interpolated``.
 
     Attributes
     ----------
@@ -73,6 +86,9 @@ class Settings:
     min_eye_coverage: float = 0.5
     gaze_wait_s: float = 0.25
     max_behind: int = 5
+    implausible: str = "mask"
+    pupil_scale: float = 1.0
+    filled_channels: tuple[str, ...] = ()
     windows: WindowSettings = field(init=False, repr=False, compare=False)
 
     @classmethod
@@ -93,6 +109,7 @@ class Settings:
             eeg_sfreq=info.eeg.sfreq,
             has_gaze=info.gaze is not None,
             gaze_sfreq=info.gaze.sfreq if info.gaze is not None else 0.0,
+            filled_channels=tuple(info.filled_channels),
             **overrides,
         )
 
@@ -139,6 +156,15 @@ class Settings:
             raise ValueError(
                 f"buffer_s={self.buffer_s} must hold at least two windows ({2 * spec.window_s} s)."
             )
+        if self.implausible not in POLICIES:
+            raise ValueError(
+                f"implausible={self.implausible!r}; expected one of {POLICIES} (--implausible)."
+            )
+        if not (np.isfinite(self.pupil_scale) and self.pupil_scale > 0):
+            raise ValueError(f"--pupil-scale {self.pupil_scale} is invalid; it must be > 0.")
+        unknown = sorted(set(self.filled_channels) - set(spec.ch_names))
+        if unknown:
+            raise ValueError(f"filled_channels {unknown} are not the model's channels.")
         if int(self.context_len) != self.context_len or self.context_len < 1:
             raise ValueError(f"context_len must be a positive integer; got {self.context_len}.")
         try:

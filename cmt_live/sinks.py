@@ -19,7 +19,11 @@ Session log format (``--log PATH``), chosen by the extension:
     leave the prediction columns empty and put their details in ``event`` and ``message``
     (JSON text for ``start``, ``health``, ``accuracy`` and ``end``).
 
-Every line is flushed when written, so a crash or a signal loses at most the line being
+Every line goes to the operating system when written (``os.write``, whole lines), so a crash
+or a signal loses at most the line being written and never leaves half of one. A full or
+failing disk does not stop the monitor: the rows are held in memory and retried
+(:mod:`cmt_live.log_file`), the failure and the recovery become ``log_write_error`` /
+``log_recovered`` events for every sink, and :meth:`SessionLog.close` says what could not be
 written. Times are LSL seconds; ``latency_ms = (t_computed - t_end) * 1000``.
 """
 
@@ -39,6 +43,7 @@ from features.seedv import CLASS_NAMES
 from models.jsonsafe import jsonable
 
 from ._logging import logger
+from .log_file import HeldLines, LineFile
 from .records import MODALITIES, FeatureFrame, Prediction, StreamHealth
 
 
@@ -71,6 +76,11 @@ class Sink:
         gaze : array of shape (n_samples, 5)
             ``x_deg, y_deg, pupil_1, pupil_2, valid`` (pupils in the tracker's unit).
         """
+
+    def pop_alerts(self) -> list[tuple[str, str]]:
+        """This sink's own problems for the other sinks to show (e.g. the log's disk is full):
+        ``(kind, message)`` pairs, each returned once. The pipeline sends them as events."""
+        return []
 
     def close(self) -> None:
         """Release what the sink holds (files flushed, outlets unregistered)."""
@@ -202,6 +212,15 @@ class SessionLog(Sink):
         Written as the first (``"start"``) line: model, contract summary, settings.
     health_every_s : float
         Minimum LSL time between two ``"health"`` lines.
+    max_held : int
+        Rows held in memory while the disk refuses them (oldest dropped beyond, counted).
+    line_file : callable(Path) -> LineFile
+        Opens the file (tests inject one that fails like a full disk).
+
+    Attributes
+    ----------
+    unwritten : str | None
+        Set by :meth:`close`: what could not be written (rows, time span, error), else None.
     """
 
     def __init__(
@@ -211,6 +230,8 @@ class SessionLog(Sink):
         window_s: float = 4.0,
         start_info: dict | None = None,
         health_every_s: float = 10.0,
+        max_held: int = 100_000,
+        line_file=LineFile,
     ):
         path = Path(path)
         suffix = path.suffix.lower()
@@ -229,34 +250,46 @@ class SessionLog(Sink):
         self.health_every_s = float(health_every_s)
         self._t_health = -math.inf
         self._lock = threading.Lock()
-        self._f = open(path, "w", newline="", encoding="utf-8")
+        self._lines: HeldLines | None = HeldLines(line_file(path), max_held=max_held)
         self.n_predictions = 0
         self.n_events = 0
+        self.unwritten: str | None = None
         if self.format == "csv":
             self._buf = io.StringIO()
             self._csv = csv.DictWriter(self._buf, fieldnames=CSV_COLUMNS, extrasaction="raise")
             self._csv.writeheader()
-            self._flush_csv()
+            self._lines.add(self._take_csv())
         self._write("start", {"message": _json(start_info or {})}, start_info)
 
-    def _flush_csv(self) -> None:
-        self._f.write(self._buf.getvalue())
-        self._f.flush()
+    def _take_csv(self) -> bytes:
+        text = self._buf.getvalue()
         self._buf.seek(0)
         self._buf.truncate()
+        return text.encode("utf-8")
 
-    def _write(self, kind: str, csv_row: dict, obj: dict | None = None) -> None:
-        # Called by every on_*; one lock so lines never interleave.
+    def _write(self, kind: str, csv_row: dict, obj: dict | None = None, t=None) -> None:
+        # Called by every on_*; one lock so lines never interleave. A row is rendered whole,
+        # then written whole or held (a failing disk never raises into the pipeline).
         with self._lock:
-            if self._f is None:
+            if self._lines is None:
                 return
             if self.format == "csv":
                 self._csv.writerow({"kind": kind, **csv_row})
-                self._flush_csv()
+                line = self._take_csv()
             else:
-                line = {"kind": kind, **(obj if obj is not None else csv_row)}
-                self._f.write(_json(line) + "\n")
-                self._f.flush()
+                row = {"kind": kind, **(obj if obj is not None else csv_row)}
+                line = (_json(row) + "\n").encode("utf-8")
+            self._lines.add(line, t)
+
+    @property
+    def failing(self) -> str | None:
+        """The current write error, or None while the disk takes every row."""
+        with self._lock:
+            return self._lines.error if self._lines is not None else None
+
+    def pop_alerts(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return self._lines.pop_alerts() if self._lines is not None else []
 
     def on_prediction(self, pred: Prediction) -> None:
         true = self.truth.score(pred)
@@ -292,16 +325,16 @@ class SessionLog(Sink):
             "true_label": true,
         }
         self.n_predictions += 1
-        self._write("prediction", row, obj)
+        self._write("prediction", row, obj, pred.t_end)
 
     def on_event(self, kind: str, message: str, t: float) -> None:
         self.n_events += 1
         row = {"t_end": _fmt(t), "event": kind, "message": message}
-        self._write("event", row, {"t": t, "event": kind, "message": message})
+        self._write("event", row, {"t": t, "event": kind, "message": message}, t)
 
     def on_marker(self, t: float, label: str) -> None:
         self.truth.add_marker(t, label)
-        self._write("marker", {"t_end": _fmt(t), "label": label}, {"t": t, "label": label})
+        self._write("marker", {"t_end": _fmt(t), "label": label}, {"t": t, "label": label}, t)
 
     def on_health(self, health: list[StreamHealth]) -> None:
         if not health:
@@ -328,6 +361,7 @@ class SessionLog(Sink):
             "health",
             {"t_end": _fmt(t), "message": _json(streams)},
             {"t": t, "streams": streams},
+            t,
         )
 
     def write_info(self, kind: str, info: dict) -> None:
@@ -335,8 +369,14 @@ class SessionLog(Sink):
         self._write(kind, {"message": _json(info)}, info)
 
     def close(self, summary: dict | None = None) -> None:
-        """Write the ``"end"`` line (totals, accuracy) and close the file."""
-        if self._f is None:
+        """Write the ``"end"`` line (totals, accuracy) and close the file.
+
+        If the disk still refuses rows, one last try is made; what stays unwritten is logged
+        as an error and kept in :attr:`unwritten`.
+        """
+        with self._lock:
+            lines = self._lines
+        if lines is None:
             return
         end = {
             "n_predictions": self.n_predictions,
@@ -344,10 +384,16 @@ class SessionLog(Sink):
             "accuracy": self.truth.summary() if self.truth.has_markers else None,
             **(summary or {}),
         }
+        if lines.n_lost:
+            end["n_rows_lost"] = lines.n_lost
         self._write("end", {"message": _json(end)}, end)
         with self._lock:
-            f, self._f = self._f, None
-        f.close()
+            self._lines = None
+            lines.flush(force=True)
+            self.unwritten = lines.unwritten()
+            lines.file.close()
+        if self.unwritten:
+            logger.error("%s", self.unwritten)
         logger.info("session log %s: %d predictions", self.path, self.n_predictions)
 
 

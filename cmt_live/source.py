@@ -66,11 +66,15 @@ class SourceInfo:
         None: EEG-only.
     markers : str | None
         Name of the ground-truth marker stream, if any.
+    filled_channels : tuple of str
+        Model channels the stream lacks and the source fills by interpolation
+        (:class:`cmt_live.channels.ChannelSelection`); empty when every channel is recorded.
     """
 
     eeg: StreamMeta
     gaze: StreamMeta | None = None
     markers: str | None = None
+    filled_channels: tuple[str, ...] = ()
 
 
 class Source(Protocol):

@@ -60,13 +60,8 @@ from functools import lru_cache
 import numpy as np
 
 from .constants import EYE_FEATURE_NAMES, PUPIL_BANDS
-from .eye_events import (
-    EyeEvents,
-    check_gaze,
-    detect_events,
-    detect_in_range,
-    pixels_to_degrees,
-)
+from .eye_events import EyeEvents, detect_events, detect_in_range
+from .gaze_input import check_gaze, pixels_to_degrees
 
 __all__ = [
     "EVENT_STATS",

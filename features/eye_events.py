@@ -1,10 +1,12 @@
 """Eye-movement events from a raw gaze stream: blinks, track losses, fixations and saccades.
 
 The detector works on irregular timestamps with gaps and invalid samples; it never assumes a
-sampling rate. Every threshold is a module constant below, with the reason for its value.
+sampling rate (the velocity filter's length in samples comes from the data's own median
+step). Every threshold is a module constant below, with the reason for its value; they are
+recorded in a model's feature spec (:func:`event_thresholds`). Checked against the EyeLink
+parser's own events on a real recording by ``bench/validate_eye_events.py``.
 
-(Longer than the ~450 lines we aim for: the definitions below, the detector and its helpers
-read as one algorithm, and most of the length is the documented thresholds.)
+The input checks and the pixel-to-degree conversion live in :mod:`features.gaze_input`.
 
 Definitions (``p`` is the window's nominal sample period, the median of its positive time
 steps):
@@ -15,36 +17,45 @@ steps):
   data, the sample stands for ``p / 2`` on that side. Intervals are clipped to the analysed
   window. Event onsets, offsets and durations, and a window's coverage, come from these
   intervals, so each event edge is within half the local sample spacing of the truth (plus,
-  for saccade edges, the time the movement needs to cross the velocity threshold) at any
-  rate and with jitter.
+  for saccade edges, the velocity filter's reach) at any rate and with jitter.
 - **Valid sample.** ``valid`` (when given) is true *and* x and y are finite.
 - **Invalid runs.** Consecutive invalid samples, by sample index (a gap inside an invalid run
-  belongs to it: the eye was lost on both sides). A run of :data:`BLINK_MIN_MS` to
-  :data:`BLINK_MAX_MS` is a **blink**; a longer one is a **track loss** (counted separately,
-  never a blink); a shorter one is a tracker glitch and is ignored. Gaps between two valid
-  samples are missing data, not blinks.
-- **Velocity (I-VT).** Consecutive valid samples with no gap between them form *segments*.
-  Inside its segment, each sample has a backward velocity ``hypot(dx, dy) / dt`` to the
-  latest sample at least :data:`VELOCITY_SPAN_MS` earlier (at least the previous sample) and
-  a forward one to the first sample at least that much later, from the samples' own
-  timestamps (never an assumed rate). The sample's speed is the *smaller* of the two (the
-  only one at a segment end): a sample is fast only when the eye moved quickly both into it
-  and out of it, which puts saccade edges within about half a sample of the truth, where a
-  centred smoothing window would widen saccades. Near an invalid sample or a gap only the
-  in-segment side is used; nothing is interpolated across invalid data. A valid sample with
-  no valid neighbour has no speed and belongs to no event.
-- **Saccades.** Runs of samples faster than :data:`SACCADE_VELOCITY_DEG_S`, at least
-  :data:`MIN_SACCADE_MS` long (shorter fast runs are noise and are merged into the
-  surrounding slow run). A fast run that touches an invalid sample or a gap is the eyelid
-  artefact of a blink or a loss of track and is not a saccade. Amplitude: the distance from
-  the last sample before the run to the first sample after it (the run's own end samples at
-  the window edge), degrees. A fast step between two slow samples (no sample fell inside
-  the saccade: a saccade shorter than about two periods at a low rate, or next to a dropped
-  sample) is a saccade too, from the first sample to the second, if that step is at least
-  :data:`MIN_SACCADE_MS` long.
+  belongs to it: the eye was lost on both sides). A run that may have lasted
+  :data:`BLINK_MIN_MS` (its duration plus one period ``p``: each edge is known to ``p / 2``)
+  and lasted at most :data:`BLINK_MAX_MS` is a **blink**; a longer one is a **track loss**
+  (counted separately, never a blink); a shorter one is a tracker glitch, no event (it still
+  splits a fixation: no gaze was measured). Gaps between two valid samples are missing
+  data, not blinks.
+- **Velocity (I-VT with a short smoothing differentiator).** Consecutive valid samples with
+  no gap between them form *segments*. Each sample's speed is the difference of the mean
+  position of the ``h`` samples after it and of the ``h`` before it (itself included in
+  both), divided by the same difference of their timestamps (never an assumed rate):
+  Engbert & Kliegl's (2003) moving-average differentiator, ``h`` set from the rate by
+  :func:`velocity_half_span` (the filter reaches :data:`VELOCITY_HALF_SPAN_MS` on each
+  side, at least one sample). It stays inside the sample's segment: near an invalid sample,
+  a gap or the data's edge the short side is shortened and the other lengthened; nothing is
+  interpolated across invalid data. A valid sample with no valid neighbour has no speed and
+  belongs to no event.
+- **Threshold.** A sample is *fast* above the larger of :data:`SACCADE_VELOCITY_DEG_S` and
+  :data:`NOISE_VELOCITY_FACTOR` times the median speed of the analysed samples
+  (:func:`velocity_threshold`): 30 deg/s on a low-noise tracker, above the noise on a noisy
+  one.
+- **Saccades.** Runs of fast samples at least :data:`MIN_SACCADE_MS` long. A fast run that
+  touches an invalid sample or a gap is the eyelid artefact of a blink or a loss of track
+  and is not a saccade. A shorter fast run is no event either, but *every* fast run ends the
+  slow run before it: the eye moved too fast to be fixating, so fixations on its two sides
+  are two fixations. Amplitude: the distance from the last sample before the run to the
+  first sample after it (the run's own end samples at the window edge), degrees. Where the
+  filter spans one sample each side (up to ~190 Hz), a fast step between two slow samples
+  (no sample fell inside the saccade: a saccade shorter than about two periods, or next to
+  a dropped sample) is a saccade too, from the first sample to the second, if that step is
+  at least :data:`MIN_SACCADE_MS` long; any such step splits the fixation. Raw one-step
+  speeds are noisier than filtered ones, so a step is fast above the same rule applied to
+  the window's step speeds.
 - **Fixations.** Runs of slow samples at least :data:`MIN_FIXATION_MS` long (shorter ones are
   left unclassified). Dispersion X / Y: ``max - min`` of x / y over the fixation's samples,
-  degrees. A blink inside a fixation splits it in two.
+  degrees. Anything that is not slow (a fast run, an invalid run, a gap) splits a
+  fixation.
 - **Window edges.** Events are detected inside the window they are reported for; an event cut
   by a window edge contributes its in-window part, under the same rules. This makes the batch
   and the streaming forms, and any chunking of a live stream, give identical numbers.
@@ -56,24 +67,52 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Shortest invalid run that is a blink, ms. Shorter runs are tracker glitches (one or a few
-#: lost samples); the fastest eyelid closures last ~75-100 ms.
-BLINK_MIN_MS = 50.0
+from .gaze_input import check_gaze, pixels_to_degrees
+
+__all__ = [
+    "EyeEvents",
+    "check_gaze",
+    "detect_events",
+    "detect_in_range",
+    "event_thresholds",
+    "pixels_to_degrees",
+    "velocity_threshold",
+]
+
+#: Shortest pupil loss that is a blink, ms. EyeLink's parser reports blinks from ~10 ms of
+#: pupil loss on; in MNE's 60-s EyeLink test recording (500 Hz) 9 of 26 last 12-44 ms. An
+#: invalid run is a blink when it may have lasted this long: its duration plus one sample
+#: period (each edge is known to half a period) reaches this, so a single lost sample at
+#: 60 Hz counts while one to eight lost samples at 500 Hz stay tracker glitches.
+BLINK_MIN_MS = 20.0
 #: Longest invalid run that is a blink, ms. Spontaneous blinks last 100-400 ms; a longer loss
 #: is the eye looking away or a tracking failure and is counted as a track loss instead.
 BLINK_MAX_MS = 500.0
-#: I-VT velocity threshold, degrees per second: the common I-VT default (Salvucci & Goldberg
-#: 2000; Olsen 2012, Tobii's I-VT filter). Fixational drift and tremor stay below ~5 deg/s,
-#: saccades of 1 deg or more peak above ~70 deg/s.
+#: I-VT velocity threshold floor, degrees per second: the common I-VT default (Salvucci &
+#: Goldberg 2000; Olsen 2012, Tobii's I-VT filter) and EyeLink's "cognitive" parser setting.
+#: Fixational drift and tremor stay below ~5 deg/s, saccades of 1 deg peak near 70-100 deg/s.
 SACCADE_VELOCITY_DEG_S = 30.0
-#: Shortest span of each one-sided velocity, ms: one sample up to 120 Hz; at higher rates
-#: several, so that sample-to-sample noise of fast trackers (0.05 deg at 250 Hz would be
-#: ~18 deg/s between neighbours) is not read as speed. Short enough that a 250 deg/s saccade
-#: crosses the threshold within ~1 ms of its onset.
-VELOCITY_SPAN_MS = 8.0
-#: Shortest saccade, ms. Real saccades last >= ~20 ms; a single noisy sample at >= 120 Hz
-#: (<= 8.3 ms) would otherwise split a fixation with a one-sample "saccade".
-MIN_SACCADE_MS = 10.0
+#: Noise-adaptive threshold (Engbert & Kliegl 2003's median-based one): the threshold is the
+#: larger of :data:`SACCADE_VELOCITY_DEG_S` and this many times the median speed of the
+#: analysed samples (a robust noise level: most samples are fixation; for white noise the
+#: speed is Rayleigh-distributed and 5 medians are ~5.9 sigma, exceeded once in ~10^7
+#: samples). Low-noise trackers keep the 30 deg/s floor (EyeLink's test recording: median
+#: ~5 deg/s); a noisy one gets a threshold above its noise, so noise neither makes saccades
+#: nor splits fixations (tested with 0.05-0.2 deg white noise at 60-1000 Hz).
+NOISE_VELOCITY_FACTOR = 5.0
+#: Reach of the velocity filter on each side, ms; its samples per side come from the rate
+#: (:func:`velocity_half_span`): one up to ~190 Hz, two at 250 Hz, four at 500 Hz (a
+#: 9-sample filter, as EyeLink's parser uses), eight at 1000 Hz. On MNE's EyeLink test
+#: recording (500 Hz) Engbert & Kliegl's 5-sample filter (4 ms) puts the noise at a median
+#: ~10 deg/s, crossing 30 deg/s in ~70 one- or two-sample blips per eye and minute; 8 ms
+#: halves it (~5 deg/s, 5-11 blips) and still finds EyeLink's 6-ms, 0.2-deg saccades. An
+#: older one-sided 8-ms scheme (the smaller of the velocities into and out of a sample)
+#: kept 1-2 deg saccades fast for only 3-4 samples and lost half of them.
+VELOCITY_HALF_SPAN_MS = 8.0
+#: Shortest saccade, ms: EyeLink's parser reports saccades from 3 samples (6 ms) at 500 Hz.
+#: A shorter fast run (or a fast step between two samples closer than this) is not a
+#: saccade, but it still ends the fixation before it: the eye moved too fast to be fixating.
+MIN_SACCADE_MS = 6.0
 #: Shortest fixation, ms (Olsen 2012's "discard short fixations" default): slow runs shorter
 #: than this between two saccades, or next to a blink, are not fixations.
 MIN_FIXATION_MS = 60.0
@@ -84,6 +123,34 @@ GAP_FACTOR = 3.5
 #: Shortest gap, ms: at high rates a few dropped samples (< 40 ms, shorter than any blink)
 #: are bridged like at low rates; a saccade hidden in such a hole shows as a fast step.
 GAP_MIN_MS = 40.0
+
+
+#: Version of the event rules (not only the thresholds) above; 2: issue 10's detector
+#: (smoothing differentiator, adaptive threshold, every fast run splits fixations).
+DETECTOR_VERSION = 2
+
+
+def event_thresholds() -> dict[str, float]:
+    """The detector's version and thresholds, as recorded in a model's feature spec.
+
+    Returns
+    -------
+    dict of str to float
+        ``detector_version`` and each threshold constant of this module, in its unit
+        (ms, deg/s, or a plain factor).
+    """
+    return {
+        "detector_version": float(DETECTOR_VERSION),
+        "saccade_velocity_deg_s": SACCADE_VELOCITY_DEG_S,
+        "noise_velocity_factor": NOISE_VELOCITY_FACTOR,
+        "velocity_half_span_ms": VELOCITY_HALF_SPAN_MS,
+        "min_saccade_ms": MIN_SACCADE_MS,
+        "min_fixation_ms": MIN_FIXATION_MS,
+        "blink_min_ms": BLINK_MIN_MS,
+        "blink_max_ms": BLINK_MAX_MS,
+        "gap_factor": GAP_FACTOR,
+        "gap_min_ms": GAP_MIN_MS,
+    }
 
 
 @dataclass(frozen=True)
@@ -144,112 +211,6 @@ def _no_events() -> EyeEvents:
     return EyeEvents(*([_EMPTY] * len(EyeEvents.__dataclass_fields__)))
 
 
-def pixels_to_degrees(
-    x_px,
-    y_px,
-    *,
-    screen_w_px: float,
-    screen_h_px: float,
-    screen_w_cm: float,
-    distance_cm: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Screen pixels to degrees of visual angle from the screen centre.
-
-    Pixels are taken as square (``screen_w_cm / screen_w_px`` cm each way); each axis is
-    converted on its own, ``deg = atan(offset_cm / distance_cm)``, which is exact on the two
-    axes through the centre and within ~1 % elsewhere for screens under ±20°.
-
-    Parameters
-    ----------
-    x_px, y_px : array of shape (n,)
-        Gaze in pixels, origin top-left, y down (the usual screen convention).
-    screen_w_px, screen_h_px : float
-        Screen resolution, pixels.
-    screen_w_cm : float
-        Visible screen width, cm.
-    distance_cm : float
-        Eye-to-screen distance, cm.
-
-    Returns
-    -------
-    x_deg, y_deg : ndarray of shape (n,)
-        Degrees from the centre, +x right, +y up. NaN stays NaN.
-    """
-    for name, value in (
-        ("screen_w_px", screen_w_px),
-        ("screen_h_px", screen_h_px),
-        ("screen_w_cm", screen_w_cm),
-        ("distance_cm", distance_cm),
-    ):
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(
-                f"{name}={value!r} is invalid; it must be a positive number (screen size in "
-                "pixels and cm, viewing distance in cm)."
-            )
-    cm_per_px = screen_w_cm / screen_w_px
-    x_cm = (np.asarray(x_px, dtype=np.float64) - screen_w_px / 2) * cm_per_px
-    y_cm = (screen_h_px / 2 - np.asarray(y_px, dtype=np.float64)) * cm_per_px
-    return np.degrees(np.arctan2(x_cm, distance_cm)), np.degrees(np.arctan2(y_cm, distance_cm))
-
-
-def check_gaze(timestamps, x, y, valid=None, **channels) -> tuple[np.ndarray, ...]:
-    """Validate a gaze stream; return float64 ``timestamps, x, y``, the channels and ``ok``.
-
-    ``ok`` is ``valid`` (nonzero) and finite x and y. Raises ``ValueError`` naming the bad
-    argument and the fix: not 1-D, lengths that differ, non-finite or decreasing timestamps.
-    """
-    arrays = {"timestamps": timestamps, "x": x, "y": y, **channels}
-    if valid is not None:
-        arrays["valid"] = valid
-    out = {}
-    for name, a in arrays.items():
-        a = np.asarray(a)
-        if a.ndim != 1:
-            raise ValueError(
-                f"{name} must be 1-D (n_samples,); got shape {a.shape}. Pass one array per channel."
-            )
-        if name != "valid":
-            if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-                raise ValueError(f"{name} must be numeric; got dtype {a.dtype}.")
-            a = a.astype(np.float64, copy=False)
-        out[name] = a
-    lengths = {name: a.size for name, a in out.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(
-            f"gaze arrays differ in length: {lengths}. Pass the same samples to every "
-            "argument (one entry per gaze sample)."
-        )
-    t = out["timestamps"]
-    if not np.isfinite(t).all():
-        bad = np.flatnonzero(~np.isfinite(t))
-        raise ValueError(
-            f"timestamps has {bad.size} non-finite values (first at index {bad[0]}); drop "
-            "those samples before computing eye features."
-        )
-    back = np.flatnonzero(np.diff(t) < 0)
-    if back.size:
-        raise ValueError(
-            f"timestamps go backwards at {back.size} steps (first at index {back[0] + 1}: "
-            f"{t[back[0]]!r} -> {t[back[0] + 1]!r}; indices {(back[:5] + 1).tolist()}...). "
-            "Sort the samples by time first, e.g. order = np.argsort(timestamps, "
-            "kind='stable') and index every array with it."
-        )
-    ok = np.isfinite(out["x"]) & np.isfinite(out["y"])
-    if valid is not None:
-        v = out["valid"]
-        if v.dtype == bool:
-            ok &= v
-        elif np.issubdtype(v.dtype, np.number):
-            ok &= np.nan_to_num(v.astype(np.float64), nan=0.0) != 0
-        else:
-            raise ValueError(
-                f"valid must be a boolean or numeric flag array (nonzero = valid); got dtype "
-                f"{v.dtype}."
-            )
-    extra = tuple(out[name] for name in channels)
-    return (t, out["x"], out["y"], *extra, ok)
-
-
 def _runs(label: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (inclusive) indices of runs of equal ``label`` also split at ``breaks``.
 
@@ -303,11 +264,23 @@ def sample_intervals(
     return a, b, gap, period
 
 
-def _sample_velocity(t: np.ndarray, x: np.ndarray, y: np.ndarray, link: np.ndarray) -> np.ndarray:
-    """Per-sample speed, deg/s: the smaller of the backward and forward velocities.
+def velocity_half_span(period: float) -> int:
+    """Samples on each side of the velocity filter at nominal ``period`` (s): >= 1."""
+    return max(1, round(VELOCITY_HALF_SPAN_MS / 1e3 / period))
 
-    Each side spans at least one sample and at least :data:`VELOCITY_SPAN_MS` within the
-    sample's linked segment; NaN for a sample with no linked neighbour.
+
+def _sample_velocity(
+    t: np.ndarray, x: np.ndarray, y: np.ndarray, link: np.ndarray, half: int
+) -> np.ndarray:
+    """Per-sample speed, deg/s: a smoothing differentiator over ``half`` samples each side.
+
+    ``(mean(p[i..i+r]) - mean(p[i-l..i])) / (mean(t[i..i+r]) - mean(t[i-l..i]))`` for x and
+    y, then ``hypot``; exact for motion at constant speed with any time steps. Away from a
+    segment end ``l = r = half`` (then it equals Engbert & Kliegl's ``sum_k (p[i+k] -
+    p[i-k]) / sum_k (t[i+k] - t[i-k])``). Near a segment end (an invalid sample, a gap, the
+    data's edge) the side that runs out is shortened and the other lengthened, up to
+    ``2 * half`` samples in all, so the estimate there is not much noisier. NaN for a
+    sample with no linked neighbour.
     """
     n = t.size
     idx = np.arange(n)
@@ -317,22 +290,35 @@ def _sample_velocity(t: np.ndarray, x: np.ndarray, y: np.ndarray, link: np.ndarr
     last = np.empty(n, dtype=bool)
     last[-1] = True
     last[:-1] = ~link
-    seg_first = np.maximum.accumulate(np.where(first, idx, 0))
-    seg_last = np.minimum.accumulate(np.where(last, idx, n)[::-1])[::-1]
-    span = VELOCITY_SPAN_MS / 1e3
-    j = np.minimum(np.searchsorted(t, t - span, side="right") - 1, idx - 1)
-    j = np.maximum(j, seg_first)
-    k = np.maximum(np.searchsorted(t, t + span, side="left"), idx + 1)
-    k = np.minimum(k, seg_last)
-    out = []
-    for other in (j, k):
-        dt = np.abs(t[other] - t)
-        dist = np.hypot(x[other] - x, y[other] - y)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vel = np.where(dt > 0, dist / dt, 0.0)  # duplicate timestamps: no speed
-        vel[other == idx] = np.nan  # no neighbour on this side
-        out.append(vel)
-    return np.fmin(*out)  # fmin skips a NaN side; NaN only when both sides are
+    room_l = idx - np.maximum.accumulate(np.where(first, idx, 0))
+    room_r = np.minimum.accumulate(np.where(last, idx, n)[::-1])[::-1] - idx
+    left = np.minimum(room_l, half)
+    right = np.minimum(room_r, half)
+    left = np.minimum(room_l, 2 * half - right)
+    right = np.minimum(room_r, 2 * half - left)
+    # Invalid samples never fall inside a sum (sums stay within segments): zero them so the
+    # running sums stay finite.
+    sums = np.zeros((3, n + 1))
+    np.cumsum(np.nan_to_num(x), out=sums[0, 1:])
+    np.cumsum(np.nan_to_num(y), out=sums[1, 1:])
+    np.cumsum(t - t[0], out=sums[2, 1:])
+    d = (sums[:, idx + right + 1] - sums[:, idx]) / (right + 1)
+    d -= (sums[:, idx + 1] - sums[:, idx - left]) / (left + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.hypot(d[0], d[1]) / d[2]
+    v[d[2] <= 0] = np.nan  # no neighbour, or duplicate timestamps: no speed
+    return v
+
+
+def velocity_threshold(v: np.ndarray) -> float:
+    """Saccade velocity threshold of one analysis, deg/s (see :data:`NOISE_VELOCITY_FACTOR`).
+
+    ``v`` : per-sample speeds ``(n,)``, deg/s, NaN where a sample has none.
+    """
+    finite = v[np.isfinite(v)]
+    if finite.size == 0:
+        return SACCADE_VELOCITY_DEG_S
+    return max(SACCADE_VELOCITY_DEG_S, NOISE_VELOCITY_FACTOR * _median(finite))
 
 
 def detect_in_range(
@@ -357,15 +343,18 @@ def detect_in_range(
     keep = bad[b_starts]
     inv_on, inv_off = a[b_starts[keep]], b[b_ends[keep]]
     inv_ms = (inv_off - inv_on) * 1e3
-    is_blink = (inv_ms >= BLINK_MIN_MS) & (inv_ms <= BLINK_MAX_MS)
+    # Each edge is known to half a period: the loss may have lasted one period longer.
+    is_blink = (inv_ms + 1e3 * period >= BLINK_MIN_MS) & (inv_ms <= BLINK_MAX_MS)
     is_loss = inv_ms > BLINK_MAX_MS
 
-    # I-VT: one-sided velocities inside linked segments (consecutive valid, no gap).
+    # I-VT: smoothed speeds inside linked segments (consecutive valid, no gap).
     link = ok[:-1] & ok[1:] & ~gap
-    v = _sample_velocity(t, x, y, link)
+    half = velocity_half_span(period)
+    v = _sample_velocity(t, x, y, link, half)
+    thr = velocity_threshold(v)
     label = np.full(n, -1, dtype=np.int8)  # -1 none, 0 slow, 1 fast
-    label[v <= SACCADE_VELOCITY_DEG_S] = 0
-    label[v > SACCADE_VELOCITY_DEG_S] = 1
+    label[v <= thr] = 0
+    label[v > thr] = 1
     brk = ~link
 
     starts, ends = _runs(label, brk)
@@ -376,27 +365,31 @@ def detect_in_range(
         touch = ((s > 0) & ~link[np.maximum(s - 1, 0)]) | (
             (e < n - 1) & ~link[np.minimum(e, n - 2)]
         )
-        short = (b[e] - a[s]) * 1e3 < MIN_SACCADE_MS
-        for lab_new, sel in ((-1, touch), (0, short & ~touch)):
-            for s_i, e_i in zip(s[sel], e[sel], strict=True):
-                label[s_i : e_i + 1] = lab_new
-        if (touch | short).any():
+        # Too short for a saccade: unclassified, so it still ends the fixation before it.
+        drop = touch | ((b[e] - a[s]) * 1e3 < MIN_SACCADE_MS)
+        for s_i, e_i in zip(s[drop], e[drop], strict=True):
+            label[s_i : e_i + 1] = -1
+        if drop.any():
             starts, ends = _runs(label, brk)
 
     # Saccades between two samples: a fast step between two slow samples (no sample fell
     # inside the saccade: a saccade shorter than ~2 periods at a low rate, or next to a
     # dropped sample). Onset and offset are the two samples; the step is the saccade's.
+    # Every such step splits the fixation; it is a saccade when at least MIN_SACCADE_MS long.
     dt = np.diff(t)
     with np.errstate(invalid="ignore", divide="ignore"):
         v_step = np.hypot(np.diff(x), np.diff(y)) / dt
-    jump = link & (label[:-1] == 0) & (label[1:] == 0) & (dt * 1e3 >= MIN_SACCADE_MS)
-    jump &= v_step > SACCADE_VELOCITY_DEG_S
-    jumps = np.flatnonzero(jump)
-    if jumps.size:
-        brk = brk | jump
+    # Raw one-step speeds are noisier than the filtered ones: their own adaptive threshold.
+    step = link & (label[:-1] == 0) & (label[1:] == 0) & (half == 1)
+    if step.any():
+        step &= v_step > velocity_threshold(np.where(link, v_step, np.nan))
+    steps = np.flatnonzero(step)
+    jumps = steps[dt[steps] * 1e3 >= MIN_SACCADE_MS]
+    if steps.size:
+        brk = brk | step
         starts, ends = _runs(label, brk)
-        b[jumps] = t[jumps]  # the fixations on either side end / start at the samples
-        a[jumps + 1] = t[jumps + 1]
+        b[steps] = t[steps]  # the fixations on either side end / start at the samples
+        a[steps + 1] = t[steps + 1]
     kind = label[starts]
 
     sac = kind == 1

@@ -7,7 +7,8 @@ contract's normalisation itself (buffers), so the file alone reproduces the mode
 ``{"logits": (B, C), "probs": (B, C), "gates": (B, 2)}``, ``1 <= T <= config.max_len``.
 
 Two formats: TorchScript (scripted + frozen, ``.pt``; deprecated upstream but what the live
-monitor ships) and ``torch.export`` (``.pt2``), both with ``contract.json`` embedded.
+monitor ships) and ``torch.export`` (``.pt2``), both with ``contract.json`` and
+``integrity.json`` (a hash of every member, checked at load: :mod:`models.integrity`) embedded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from .contract import NORM_KEYS, ModelContract
+from .integrity import INTEGRITY_FILE, integrity_record, verify_model_file
 from .transformer import CrossModalTransformer
 
 logger = logging.getLogger("cmt_live")
@@ -112,6 +114,22 @@ def _atomic_target(path: str | os.PathLike) -> tuple[Path, Path]:
     return path, path.with_name(f"{path.stem}.tmp{path.suffix}")
 
 
+def _save_with_integrity(save, contract: ModelContract, tmp: Path) -> None:
+    """``save(extra_files)`` twice: once to hash the archive (program, weights, contract),
+    once more with that hash embedded as ``integrity.json`` (:mod:`models.integrity`)."""
+    extra = {CONTRACT_FILE: contract.to_json()}
+    save(extra)
+    extra[INTEGRITY_FILE] = integrity_record(tmp)
+    save(extra)
+    try:
+        verify_model_file(tmp)  # the two saves must agree on every hashed member
+    except ValueError as err:
+        raise RuntimeError(
+            f"{tmp}: the saved archive differs from the hashed one ({err}); this is a bug in "
+            "the export, please report it with the torch version."
+        ) from err
+
+
 def export_torchscript(
     model: CrossModalTransformer, contract: ModelContract, path: str | os.PathLike
 ) -> Path:
@@ -138,7 +156,9 @@ def export_torchscript(
     with torch.no_grad():
         _check_same(f"TorchScript export to {path}", frozen(*inputs), module(*inputs))
     path, tmp = _atomic_target(path)
-    torch.jit.save(frozen, str(tmp), _extra_files={CONTRACT_FILE: contract.to_json()})
+    _save_with_integrity(
+        lambda extra: torch.jit.save(frozen, str(tmp), _extra_files=extra), contract, tmp
+    )
     tmp.replace(path)
     logger.info("exported TorchScript model to %s", path)
     return path
@@ -177,7 +197,9 @@ def export_pt2(
         program = torch.export.export(module, inputs, dynamic_shapes=(dims, dims, dims, dims))
         _check_same(f"torch.export to {path}", program.module()(*inputs), module(*inputs))
     path, tmp = _atomic_target(path)
-    torch.export.save(program, str(tmp), extra_files={CONTRACT_FILE: contract.to_json()})
+    _save_with_integrity(
+        lambda extra: torch.export.save(program, str(tmp), extra_files=extra), contract, tmp
+    )
     tmp.replace(path)
     logger.info("exported torch.export model to %s", path)
     return path

@@ -28,6 +28,7 @@ import torch
 from .contract import ModelContract
 from .device import resolve_device
 from .export import CONTRACT_FILE
+from .integrity import verify_model_file
 
 logger = logging.getLogger("cmt_live")
 
@@ -290,6 +291,9 @@ def load_runtime(
             f"Model file {path} does not exist; check the path (cmt-train "
             "writes model.pt and fold_*.pt in its run folder)."
         )
+    if zipfile.is_zipfile(path):  # else torch's loader says what the file is not
+        # Before torch reads it: torch checks no CRC, so a flipped byte would load.
+        verify_model_file(path)
     dev = resolve_device(device)
     if threads is None:
         threads = default_threads()

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,29 @@ def _read_member(npz, name: str, path: Path):
     return obj
 
 
+def _read_members(path: Path):
+    """``data`` and ``label`` of one file; anything unreadable is one ValueError naming it."""
+    fix = "re-copy it from the release (or rerun cmt-dataset / cmt-sim dataset)"
+    # Our own handle: np.load leaks its file when the zip is unreadable.
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if not head:
+            raise ValueError(f"{path} is empty (0 bytes); {fix}.")
+        if head[:2] != b"PK":  # numpy would suggest unpickling it: never for a data file
+            raise ValueError(
+                f"{path} is not an .npz (zip) file (it starts with {head!r}); a SEED-V feature "
+                f"file is an npz archive; {fix}."
+            )
+        f.seek(0)
+        try:
+            with np.load(f, allow_pickle=False) as npz:
+                return _read_member(npz, "data", path), _read_member(npz, "label", path)
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as err:
+            raise ValueError(
+                f"{path} is truncated or corrupt ({type(err).__name__}: {err}); {fix}."
+            ) from err
+
+
 def read_feature_file(
     path: Path, width: int, complete: bool = True
 ) -> tuple[dict[int, np.ndarray], dict[int, int], list[str]]:
@@ -74,9 +99,7 @@ def read_feature_file(
         What was repaired (feature rows and labels of different counts).
     """
     issues: list[str] = []
-    with np.load(path, allow_pickle=False) as npz:
-        data = _read_member(npz, "data", path)
-        label = _read_member(npz, "label", path)
+    data, label = _read_members(path)
     for name, d in (("data", data), ("label", label)):
         keys = set(d)
         bad = [k for k in keys if not isinstance(k, (int, np.integer))]

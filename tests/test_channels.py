@@ -66,6 +66,7 @@ def test_ambiguous_and_malformed_maps_are_refused(tmp_path):
         ("volts", 1.0),
         ("mV", 1e-3),
         ("nV", 1e-9),
+        ("1e-12", 1e-12),  # a factor to volts
     ],
 )
 def test_parse_unit(unit, scale):
@@ -76,3 +77,6 @@ def test_parse_unit_undeclared_and_unknown():
     assert parse_unit("") is None and parse_unit(None) is None
     with pytest.raises(ValueError, match=r"Unknown EEG unit 'kV'.*--eeg-unit"):
         parse_unit("kV")
+    for bad in ("0", "-1e-6", "nan"):
+        with pytest.raises(ValueError, match="Unknown EEG unit"):
+            parse_unit(bad)

@@ -7,7 +7,7 @@ import pytest
 
 from features import EYE_FEATURE_NAMES, detect_events, eye_features, pixels_to_degrees
 from features.eye import eye_features_window
-from features.eye_events import SACCADE_VELOCITY_DEG_S, VELOCITY_SPAN_MS
+from features.eye_events import SACCADE_VELOCITY_DEG_S, velocity_half_span
 
 COL = {name: i for i, name in enumerate(EYE_FEATURE_NAMES)}
 
@@ -98,8 +98,9 @@ def _spacing(t, edge_s, period, cross_s=0.0):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_events_known_answer(rate, seed):
     """Counts exact; each edge within half the local sample spacing (half a period, or one
-    period next to a dropped sample), plus, for saccade edges, the time a constant-speed ramp
-    needs to exceed the threshold over the velocity span (``thr / speed * span``)."""
+    period next to a dropped sample), plus, for saccade edges, the reach of the centred
+    velocity filter (``span``: its samples on each side, one more next to a dropped sample):
+    a ramp is fast up to that much before it starts and after it ends."""
     t, x, y, _, _, valid = scripted_gaze(rate, seed)
     ev = detect_events(t, x, y, valid)
     period = 1 / rate
@@ -116,12 +117,9 @@ def test_events_known_answer(rate, seed):
     assert ev.track_loss_duration_ms[0] == pytest.approx(1e3 * (b - a), abs=tol_ms(a, b))
 
     targets = [(0.0, 0.0)] + [tgt for k, *_, tgt in SCHEDULE if k == "sac"]
-    span = max(VELOCITY_SPAN_MS / 1e3, 2 * period)  # two periods: a dropped neighbour
-    cross_max = 0.0
+    span = (velocity_half_span(period) + 1) * period  # one more period: a dropped neighbour
     for i, (a, b, tgt) in enumerate(_true("sac")):
-        cross = SACCADE_VELOCITY_DEG_S / _speed(a, b, targets[i], tgt) * span
-        cross_max = max(cross_max, cross)
-        assert ev.saccade_duration_ms[i] == pytest.approx(1e3 * (b - a), abs=tol_ms(a, b, cross))
+        assert ev.saccade_duration_ms[i] == pytest.approx(1e3 * (b - a), abs=tol_ms(a, b, span))
         # The samples just outside a saccade are slow, so they moved < threshold * span.
         amp = np.hypot(tgt[0] - targets[i][0], tgt[1] - targets[i][1])
         assert ev.saccade_amplitude_deg[i] == pytest.approx(
@@ -129,9 +127,7 @@ def test_events_known_answer(rate, seed):
         )
 
     for i, (a, b, _) in enumerate(_true("fix")):
-        assert ev.fixation_duration_ms[i] == pytest.approx(
-            1e3 * (b - a), abs=tol_ms(a, b, cross_max)
-        )
+        assert ev.fixation_duration_ms[i] == pytest.approx(1e3 * (b - a), abs=tol_ms(a, b, span))
     # Noise (0.02 deg) plus the edge samples, which may have moved < threshold * span.
     assert np.all(ev.fixation_dispersion_x_deg < 2 * SACCADE_VELOCITY_DEG_S * span + 0.15)
     assert np.median(ev.fixation_dispersion_y_deg) < 0.2

@@ -237,3 +237,29 @@ def test_eeg_lost_mid_run_switches_to_eye_only(runtime):
         assert {Flag.EEG_MISSING, Flag.EEG_STALE} <= p.flags
         assert p.gates[0] < 1e-3 and p.gates[1] == pytest.approx(1.0, abs=1e-3)
     np.testing.assert_allclose(np.diff([p.t_end for p in preds]), 1.0, atol=1e-6)
+
+
+def test_eeg_backlog_after_a_stale_spell_does_not_go_back_in_time(runtime):
+    """The EEG stalls (watchdog: stale) while gaze flows, eye-only windows are cut, then the
+    stalled samples arrive late: the EEG grid must not cut windows older than those already
+    predicted (the context needs frames in time order; seen on a loaded machine: the
+    pipeline stopped with "FeatureFrame t_end=... is not after the previous frame's")."""
+    rec = Recorder()
+    pipe = make(runtime, [rec])
+    eeg, ets = fake_eeg(20)
+    g, gts = fake_gaze(20.5)
+    n_stall = 10 * 200  # 10 s of EEG at 200 Hz
+    preds = drive(pipe, eeg[:n_stall], ets[:n_stall], g, gts, gaze_until=ets[n_stall])
+    t_stall = ets[n_stall - 1]
+    for lo in np.arange(t_stall, t_stall + 3.0, 0.25):  # 3 s of gaze, EEG stale
+        sel = (gts > lo) & (gts <= lo + 0.25)
+        preds += pipe.process(Batch(gaze=g[sel], gaze_ts=gts[sel], eeg_stale=True))
+    assert any(Flag.EEG_STALE in p.flags for p in preds), "eye-only windows were cut"
+    # The stalled EEG arrives in one burst, then flows on with the gaze.
+    preds += pipe.process(Batch(eeg=eeg[n_stall : n_stall + 3 * 200],
+                                eeg_ts=ets[n_stall : n_stall + 3 * 200]))  # fmt: skip
+    rest = slice(n_stall + 3 * 200, None)
+    preds += drive(pipe, eeg[rest], ets[rest], g, gts)
+    t_ends = [p.t_end for p in preds]
+    assert np.all(np.diff(t_ends) > 0)
+    assert t_ends[-1] > ets[-1] - 1.5  # EEG windows resumed after the backlog

@@ -8,7 +8,7 @@ import pytest
 
 from cmt_live.dashboard import Dashboard
 from cmt_live.lsl.outlet import OUTLET_LABELS
-from cmt_live.records import Prediction, StreamHealth
+from cmt_live.records import Flag, Prediction, StreamHealth
 from cmt_live.sinks import CSV_COLUMNS, GroundTruth, SessionLog, read_log
 from features.seedv import CLASS_NAMES
 
@@ -135,7 +135,7 @@ def test_outlet_publishes_labelled_probabilities_stamped_with_t_end():
         info = pylsl.resolve_bypred(f"name='{name}'", 1, 5.0)[0]
         inlet = pylsl.StreamInlet(info)
         full = inlet.info(timeout=5.0)
-        assert full.type() == "Emotion" and full.channel_count() == 7
+        assert full.type() == "Emotion" and full.channel_count() == 8
         labels = []
         ch = full.desc().child("channels").child("channel")
         while not ch.empty():
@@ -147,10 +147,13 @@ def test_outlet_publishes_labelled_probabilities_stamped_with_t_end():
         import time
 
         time.sleep(0.3)
-        sink.on_prediction(pred(t_end))
+        sink.on_prediction(pred(t_end, flags=(Flag.EYE_MISSING, Flag.EEG_IMPLAUSIBLE)))
         sample, ts = inlet.pull_sample(timeout=5.0)
         assert ts == pytest.approx(t_end, abs=1e-6)
-        np.testing.assert_allclose(sample, [0.1, 0.1, 0.1, 0.1, 0.6, 0.7, 0.3], atol=1e-6)
+        # The flags channel: a bit mask in the order the description lists.
+        bits = full.desc().child_value("flag_bits").split(",")
+        mask = (1 << bits.index("eye_missing")) | (1 << bits.index("eeg_implausible_units"))
+        np.testing.assert_allclose(sample, [0.1, 0.1, 0.1, 0.1, 0.6, 0.7, 0.3, mask], atol=1e-6)
         inlet.close_stream()
     finally:
         sink.close()

@@ -11,16 +11,24 @@ import sys
 from pathlib import Path
 
 from cmt_live._logging import set_log_level
+from cmt_live.cli.errors import EXIT_INTERRUPTED, USER_ERRORS, one_line
 
 
 def _session(text: str) -> tuple[Path, int, int]:
     try:
         path, subject, session = text.rsplit(":", 2)
-        return Path(path), int(subject), int(session)
+        path, subject, session = Path(path), int(subject), int(session)
     except ValueError as err:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not FILE:SUBJECT:SESSION (e.g. s01.xdf:1:1)."
         ) from err
+    # cmt-train reads {subject}_123.npz with subject >= 1; the layout holds sessions 1..3.
+    if subject < 1 or not 1 <= session <= 3:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: subject {subject}, session {session} is invalid; subjects are >= 1 and "
+            "sessions 1, 2 or 3 (e.g. s01.xdf:1:1)."
+        )
+    return path, subject, session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +46,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         meta = build_dataset_from_recordings(args.out, args.sessions)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"cmt-dataset: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        print(f"cmt-dataset: {one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"cmt-dataset: interrupted; {args.out} may be incomplete.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"cmt-dataset: wrote {meta['n_trials']} trials to {args.out}")
     return 0
 

@@ -6,13 +6,16 @@ Usage::
              [--duration S] [--step 1.0] [--device auto] [--marker-stream Markers]
              [--channel-map "A=B,..."] [--eeg-units uV|V] [--eeg-source-id ID]
              [--eye-source-id ID] [--outlet-name CMT-Emotion] [--screenshot PNG]
+             [--fill-missing N] [--pupil-scale K] [--implausible mask|flag]
     cmt-live --demo [--headless] [--rebuild-demo-model]
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
 show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and the log (every
-line before the signal is in it) and exit 0. Exit status 2: bad arguments, a stream that cannot
+line before the signal is in it) and exit 0; Ctrl-C during start-up (loading the model, looking for
+the streams) exits at once with status 130. Exit status 2: bad arguments, a stream that cannot
 be resolved, or a model whose contract does not match the streams (refused before the first
-window, with the reason and the fix).
+window, with the reason and the fix). Windows whose EEG or gaze units are implausible are
+flagged and, by default, withheld from the model (``cmt_live.plausibility``).
 
 LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
 defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
@@ -50,6 +53,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--eeg-unit",
         dest="eeg_units",
         help="override the EEG units the stream declares (uV, V, mV)",
+    )
+    p.add_argument(
+        "--fill-missing",
+        type=int,
+        default=0,
+        metavar="N",
+        help="interpolate up to N missing EEG channels from the montage (spherical splines; "
+        "at most 20%% of the model's channels; flagged eeg_interpolated)",
+    )
+    p.add_argument(
+        "--pupil-scale",
+        type=float,
+        default=1.0,
+        metavar="K",
+        help="multiply both pupil columns by K (a tracker whose pupil unit differs from the "
+        "model's)",
+    )
+    p.add_argument(
+        "--implausible",
+        choices=("mask", "flag"),
+        default="mask",
+        help="windows with implausible EEG/eye units: withhold that modality from the model "
+        "(mask) or predict from it anyway (flag); both are flagged",
     )
     p.add_argument("--eeg-source-id", help="pin the EEG stream by source_id")
     p.add_argument("--eye-source-id", help="pin the gaze stream by source_id")
@@ -113,6 +139,10 @@ def _contract_summary(runtime) -> dict:
 
 
 def _validate(args, parser) -> None:
+    if args.fill_missing < 0:
+        parser.error(f"--fill-missing {args.fill_missing} is invalid; it must be >= 0.")
+    if not args.pupil_scale > 0:
+        parser.error(f"--pupil-scale {args.pupil_scale} is invalid; it must be > 0.")
     if args.fast and not args.replay:
         parser.error("--fast goes with --replay FILE.")
     if args.gaze and not args.replay:
@@ -158,6 +188,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     the way out (the demo stops its simulator there).
     """
     from cmt_live._logging import logger
+    from cmt_live.cli.errors import interruptible
     from cmt_live.driver import Driver
     from cmt_live.lsl.outlet import LslOutletSink
     from cmt_live.lsl.resolve import StreamResolutionError
@@ -186,6 +217,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_hostname=args.eeg_hostname,
             eye_hostname=args.eye_hostname,
             channel_map=args.channel_map,
+            fill_missing=args.fill_missing,
             eeg_unit=args.eeg_units,
             resolve_timeout_s=args.resolve_timeout,
             time_scale=args.time_scale,
@@ -196,8 +228,16 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     old_handlers: dict = {}
     try:
         try:
-            info = source.open()
-            driver = Driver.for_source(runtime, source, step_s=args.step)
+            logger.info(
+                "looking for the streams (EEG %r, gaze %r, markers %r), up to %g s each",
+                args.eeg_stream,
+                args.eye_stream,
+                args.marker_stream,
+                args.resolve_timeout,
+            )
+            # liblsl holds the lookup for its whole timeout; Ctrl-C must not wait for it.
+            info = interruptible(source.open)
+            driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         except (StreamResolutionError, ContractError, ValueError) as err:
             print(f"cmt-live: {err}", file=sys.stderr)
             return 2
@@ -209,6 +249,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_sfreq=info.eeg.sfreq,
             eye_stream=info.gaze.name if info.gaze else None,
             marker_stream=info.markers,
+            filled_channels=list(info.filled_channels),
             step_s=args.step,
             time_scale=args.time_scale,
         )
@@ -250,7 +291,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         if recorder is not None:
             try:
                 print(f"cmt-live: recorded {recorder.stop()}", file=sys.stderr)
-            except RuntimeError as err:
+            except (RuntimeError, ValueError) as err:
                 print(f"cmt-live: recording failed: {err}", file=sys.stderr)
         if log is not None:
             log.write_info(
@@ -261,6 +302,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             driver.close()
         else:
             source.close()
+        if log is not None and log.unwritten:
+            print(f"cmt-live: {log.unwritten}", file=sys.stderr)
         if extra_stop is not None:
             extra_stop()
         for sig, handler in old_handlers.items():
@@ -343,10 +386,12 @@ def _run_fast_replay(args, runtime) -> int:
             marker_stream=args.marker_stream,
             channel_map=args.channel_map,
             eeg_unit=args.eeg_units,
+            fill_missing=args.fill_missing,
         )
-        driver = Driver.for_source(runtime, source, step_s=args.step)
+        driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
         if args.log:
-            info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True}
+            info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
+                    "filled_channels": list(source.info.filled_channels)}  # fmt: skip
             log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
             driver.pipeline.add_sink(log)
     except (ContractError, ValueError, FileNotFoundError, OSError) as err:
@@ -364,7 +409,19 @@ def _run_fast_replay(args, runtime) -> int:
         + (f", accuracy vs markers {acc:.1%}" if acc is not None else "")
         + (f", log {args.log}" if args.log else "")
     )
+    pipe = driver.pipeline
+    for modality, reason in pipe.implausible_reasons.items():
+        print(
+            f"cmt-live: warning: {pipe.n_implausible[modality]} of {pipe.n_windows} windows: "
+            f"{reason}",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _unit_settings(args) -> dict:
+    """The Settings fields the unit options set."""
+    return {"pupil_scale": args.pupil_scale, "implausible": args.implausible}
 
 
 def _run_headless(driver, args, spec) -> int:
@@ -398,17 +455,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _validate(args, parser)
     from cmt_live._logging import set_log_level
+    from cmt_live.cli.errors import EXIT_INTERRUPTED
 
     set_log_level(args.log_level.upper())
-    if args.demo:
-        # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
-        from cmt_live.lsl.config import use_loopback_config
+    try:
+        if args.demo:
+            # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).
+            from cmt_live.lsl.config import use_loopback_config
 
-        use_loopback_config()
-        return run_demo(args)
-    if args.replay:
-        return run_replay(args)
-    return run_live(args)
+            use_loopback_config()
+            return run_demo(args)
+        if args.replay:
+            return run_replay(args)
+        return run_live(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before the monitor runs (loading, stream lookup); once it runs, Ctrl-C stops
+        # it cleanly and exits 0. What was opened is closed on the way here.
+        print("cmt-live: interrupted during start-up; exiting.", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def run_demo(args) -> int:

@@ -325,13 +325,15 @@ def _train(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cmt-train``; returns the exit status."""
+    from cmt_live.cli.errors import USER_ERRORS, one_line
+
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "evaluate":
             return _evaluate(argv[1:])
         return _train(argv)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"cmt-train: error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        print(f"cmt-train: error: {one_line(err)}", file=sys.stderr)
         return 2
     except RuntimeError as err:
         from models.train.runners import FoldFailed

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cmt_live.channels import match_channels, match_gaze_channels
+from cmt_live.channels import match_gaze_channels, select_channels
 from cmt_live.io.readers import eeg_volts, read_recording, select_streams
 from cmt_live.io.xdf import XdfStream
 from cmt_live.records import Flag, StreamHealth, StreamMeta
@@ -50,8 +50,8 @@ class RecordingSource:
     gaze_file : str | Path | None
     eeg_stream, eye_stream, marker_stream : str | None
         Stream names in an XDF file; by default the streams of type EEG, Gaze and Markers.
-    channel_map, eeg_unit
-        As ``--channel-map`` and ``--eeg-units``.
+    channel_map, eeg_unit, fill_missing
+        As ``--channel-map``, ``--eeg-units`` and ``--fill-missing``.
 
     Raises
     ------
@@ -74,13 +74,15 @@ class RecordingSource:
         marker_stream: str | None = None,
         channel_map=None,
         eeg_unit: str | None = None,
+        fill_missing: int = 0,
     ):
         streams = read_recording(path, gaze=gaze_file)
         eeg, gaze, markers = select_streams(
             streams, eeg_stream=eeg_stream, eye_stream=eye_stream, marker_stream=marker_stream
         )
         try:
-            idx = match_channels(eeg.ch_names, tuple(ch_names), channel_map)
+            sel = select_channels(eeg.ch_names, tuple(ch_names), channel_map,
+                                  fill_missing=fill_missing)  # fmt: skip
             gidx = match_gaze_channels(gaze.ch_names) if gaze is not None else None
         except ValueError as err:
             raise ContractError(str(err)) from err
@@ -89,8 +91,9 @@ class RecordingSource:
             eeg=_meta(eeg),
             gaze=_meta(gaze) if gaze is not None else None,
             markers=markers.name if markers is not None else None,
+            filled_channels=sel.filled,
         )
-        self._eeg = eeg_volts(eeg, idx, eeg_unit)
+        self._eeg = sel.complete(eeg_volts(eeg, sel.index, eeg_unit))
         self._eeg_ts = eeg.timestamps
         self._gaze = None if gaze is None else np.asarray(gaze.data, np.float64)[:, gidx]
         self._gaze_ts = None if gaze is None else gaze.timestamps

@@ -27,6 +27,7 @@ import numpy as np
 from cmt_live._logging import logger
 from cmt_live.channels import match_channels, match_gaze_channels
 from cmt_live.io.readers import eeg_volts, read_recording, select_streams
+from cmt_live.plausibility import UnitsCheck, eeg_problem
 from features import FeatureSpec, apply_lds, de_features, preprocess_batch
 from features.eye import eye_features_at
 from features.preprocess import StreamingPreprocessor
@@ -67,10 +68,14 @@ def session_trials(path, *, subject: int, session: int, spec: FeatureSpec | None
         y, delay = x, 0.0
     else:
         raise ValueError(f"{path}: EEG at {eeg.sfreq} Hz, the spec wants {spec.sfreq} Hz.")
+    g = np.asarray(gaze.data, dtype=np.float64)[:, match_gaze_channels(gaze.ch_names)]
+    # Training data in wrong units would teach the model the mistake: refuse (one line).
+    problem = eeg_problem(y) or UnitsCheck(None).eye(g)
+    if problem:
+        raise ValueError(f"{path}: {problem}")
     # Output sample m describes input time t_first + m / sfreq - delay.
     t_y = eeg.timestamps[0] + np.arange(y.shape[1]) / spec.sfreq - delay
     n_win_samples = round(spec.window_s * spec.sfreq)
-    g = np.asarray(gaze.data, dtype=np.float64)[:, match_gaze_channels(gaze.ch_names)]
     g_ts = gaze.timestamps
     labels = [row[0] for row in markers.data]
     segments = trial_segments(markers.timestamps, labels, float(t_y[-1]) + 1 / spec.sfreq)

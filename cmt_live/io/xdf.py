@@ -1,7 +1,8 @@
 """XDF files: a small writer (recordings, test fixtures) and a validating reader.
 
 Reading goes through pyxdf, the reference loader; this module adds what a replay needs on top:
-a check that the file is complete (an XDF cut mid-chunk is refused, not half-read), stream
+a check that the file is complete and its timestamps sane, chunk by chunk
+(:mod:`cmt_live.io.xdf_check`: a cut or garbled file is refused naming the chunk), stream
 selection by name with an error that lists what the file holds, and a plain record per stream.
 
 The writer follows the XDF 1.0 specification (https://github.com/sccn/xdf/wiki/Specifications):
@@ -20,6 +21,9 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from cmt_live._logging import logger
+from cmt_live.io.xdf_check import check_xdf_complete
+
+__all__ = ["XdfStream", "check_xdf_complete", "read_xdf", "write_xdf"]
 
 _FORMATS = {"float32": "<f4", "double64": "<f8", "int32": "<i4", "int16": "<i2", "int64": "<i8"}
 
@@ -157,37 +161,6 @@ def write_xdf(path: str | Path, streams: list[XdfStream], *, chunk_samples: int 
     return path
 
 
-def check_xdf_complete(path: str | Path) -> None:
-    """Walk the chunk structure and raise if the file is not a complete XDF.
-
-    Raises
-    ------
-    ValueError
-        Naming the file, the byte offset and what is wrong (bad magic, a chunk cut short).
-    """
-    path = Path(path)
-    raw = path.read_bytes()
-    if raw[:4] != b"XDF:":
-        raise ValueError(f"{path} is not an XDF file (it does not start with 'XDF:').")
-    pos, n = 4, len(raw)
-    while pos < n:
-        nbytes = raw[pos]
-        if nbytes not in (1, 4, 8) or pos + 1 + nbytes > n:
-            raise ValueError(
-                f"{path} is cut or corrupt at byte {pos} of {n}: invalid chunk length field. "
-                "The recording was probably interrupted; re-record, or truncate the file to "
-                "its last complete chunk."
-            )
-        length = int.from_bytes(raw[pos + 1 : pos + 1 + nbytes], "little")
-        end = pos + 1 + nbytes + length
-        if end > n:
-            raise ValueError(
-                f"{path} is cut mid-chunk at byte {n}: the chunk at byte {pos} needs {length} "
-                f"bytes. The recording was probably interrupted; re-record it."
-            )
-        pos = end
-
-
 def _text(info: dict, key: str, default: str = "") -> str:
     value = info.get(key)
     if isinstance(value, list) and value:
@@ -229,7 +202,13 @@ def read_xdf(path: str | Path, *, names: list[str] | None = None) -> list[XdfStr
     if not path.exists():
         raise FileNotFoundError(f"XDF file {path} does not exist.")
     check_xdf_complete(path)
-    raw_streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    try:
+        raw_streams, _ = pyxdf.load_xdf(str(path), dejitter_timestamps=False)
+    except Exception as err:  # pyxdf raises whatever its parsers meet (XML, struct, numpy)
+        raise ValueError(
+            f"{path} could not be read as XDF ({type(err).__name__}: {err}); the file is "
+            "damaged: re-copy it from the original, or re-record."
+        ) from err
     out = []
     for st in raw_streams:
         info = st["info"]

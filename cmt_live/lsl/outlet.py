@@ -7,14 +7,16 @@ import threading
 import numpy as np
 
 from cmt_live.io.xdf import XdfStream
-from cmt_live.records import MODALITIES, Prediction
+from cmt_live.records import FLAG_BITS, MODALITIES, Prediction, flag_mask
 from cmt_live.sinks import Sink
 from features.seedv import CLASS_NAMES
 
-#: Channel labels of the prediction outlet: 5 probabilities then 2 gates.
-OUTLET_LABELS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASS_NAMES) + tuple(
-    f"gate_{m}" for m in MODALITIES
+#: Channel labels of the prediction outlet: 5 probabilities, 2 gates, then the flags as a bit
+#: mask (:func:`cmt_live.records.flag_mask`; exact in float32 up to 24 flags).
+OUTLET_LABELS: tuple[str, ...] = (
+    tuple(f"p_{c}" for c in CLASS_NAMES) + tuple(f"gate_{m}" for m in MODALITIES) + ("flags",)
 )
+_UNITS = {"p": "probability", "gate": "weight", "flags": "bitmask"}
 
 
 def make_outlet(stream: XdfStream, *, desc: dict | None = None):
@@ -48,10 +50,13 @@ def make_outlet(stream: XdfStream, *, desc: dict | None = None):
 class LslOutletSink(Sink):
     """Publishes every prediction on an LSL outlet (default ``CMT-Emotion``, type ``Emotion``).
 
-    Seven float32 channels: the 5 probabilities (``p_Disgust`` ... ``p_Happy``) then the 2 gates
-    (``gate_eeg``, ``gate_eye``), labelled in the description; irregular rate (a prediction is
-    skipped when no valid context exists). Each sample is stamped with the prediction's window
-    end ``t_end`` on the LSL clock, so recorders align it with the EEG it came from.
+    Eight float32 channels: the 5 probabilities (``p_Disgust`` ... ``p_Happy``), the 2 gates
+    (``gate_eeg``, ``gate_eye``) and ``flags``, the prediction's flags as a bit mask whose bit
+    order the description's ``flag_bits`` lists (``eeg_missing,eye_missing,...``: bit 0 first;
+    one more bit for a flag not in the list), labelled in the description; irregular rate (a
+    prediction is skipped when no valid context exists). Each sample is stamped with the
+    prediction's window end ``t_end`` on the LSL clock, so recorders align it with the EEG it
+    came from.
 
     Parameters
     ----------
@@ -95,13 +100,14 @@ class LslOutletSink(Sink):
         desc.append_child_value("manufacturer", "cmt-live")
         desc.append_child_value("classes", ",".join(CLASS_NAMES))
         desc.append_child_value("stamp", "window end (t_end), LSL clock")
+        desc.append_child_value("flag_bits", ",".join(FLAG_BITS))
         for k, v in (info or {}).items():
             desc.append_child_value(str(k), str(v))
         chans = desc.append_child("channels")
         for label in OUTLET_LABELS:
             ch = chans.append_child("channel")
             ch.append_child_value("label", label)
-            ch.append_child_value("unit", "probability" if label.startswith("p_") else "weight")
+            ch.append_child_value("unit", _UNITS[label.split("_")[0]])
             ch.append_child_value("type", "Emotion")
         self._outlet = pylsl.StreamOutlet(sinfo, chunk_size=1, max_buffered=60)
         self._lock = threading.Lock()
@@ -112,7 +118,8 @@ class LslOutletSink(Sink):
             if self._outlet is None:
                 return
             self._sample[:5] = pred.probs
-            self._sample[5:] = pred.gates
+            self._sample[5:7] = pred.gates
+            self._sample[7] = flag_mask(pred.flags)
             t = pred.t_end if self._clock_map is None else self._clock_map(pred.t_end)
             self._outlet.push_sample(self._sample, t)
 

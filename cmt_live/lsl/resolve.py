@@ -178,12 +178,18 @@ def resolve_stream(
             for i in found
         )
         ids = {i.source_id() for i in found}
+        hosts = {i.hostname() for i in found}
+        # Suggest only a pin that tells these candidates apart (a hint that refuses again is
+        # no hint): same source_id and host leave nothing a query can select on.
         if len(ids) == len(found) and all(ids):
             how = f"Pin one with {opt}-source-id SOURCE_ID"
+        elif len(hosts) == len(found):
+            how = f"They do not differ by source_id; pin one with {opt}-hostname HOST"
         else:
             how = (
-                f"They do not differ by source_id; pin one with {opt}-hostname HOST, or stop "
-                "the extra sources"
+                "They share source_id and hostname, so no query can tell them apart: stop the "
+                "extra sources, or give each source its own source_id and pin one with "
+                f"{opt}-source-id"
             )
         raise StreamResolutionError(
             f"{len(found)} LSL streams match {pred.replace(' and ', ', ')}; refusing to guess "

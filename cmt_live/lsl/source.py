@@ -14,10 +14,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cmt_live._logging import logger
-from cmt_live.channels import match_channels, match_gaze_channels
+from cmt_live.channels import match_gaze_channels, select_channels
 from cmt_live.records import Flag, StreamHealth
 from cmt_live.settings import ContractError
 from cmt_live.source import Batch, SourceInfo
+
+#: Event kind: the marker stream asked for was not found at start-up.
+MARKER_MISSING = "marker_missing"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class StreamSelection:
         Pin streams among several of the same name.
     channel_map : str | dict | None
         ``--channel-map`` renames.
+    fill_missing : int
+        ``--fill-missing``: up to this many missing model channels are interpolated.
     eeg_unit : str | None
         Overrides the EEG units the stream declares (``"uV"``, ``"V"``).
     resolve_timeout_s, marker_timeout_s : float
@@ -57,6 +62,7 @@ class StreamSelection:
     eeg_hostname: str | None = None
     eye_hostname: str | None = None
     channel_map: str | dict | None = None
+    fill_missing: int = 0
     eeg_unit: str | None = None
     resolve_timeout_s: float = 5.0
     marker_timeout_s: float = 2.0
@@ -91,10 +97,11 @@ class LslSource:
         self.ch_names = tuple(ch_names)
         self.info: SourceInfo | None = None
         self.eeg = self.gaze = self.markers = None
-        self._eeg_idx = self._gaze_idx = None
+        self._eeg_sel = self._gaze_idx = None
         self._t0 = 0.0
         self._clock = None
         self._first_events: list[tuple[str, str, float]] = []
+        self._missing_markers: str | None = None
 
     # --- clock mapping for scaled sources ----------------------------------------------------
     def to_model_time(self, ts):
@@ -146,7 +153,9 @@ class LslSource:
             info, kind="eeg", unit=sel.eeg_unit, start=False, dejitter=sel.time_scale == 1.0
         )
         try:
-            self._eeg_idx = match_channels(self.eeg.ch_names, self.ch_names, sel.channel_map)
+            self._eeg_sel = select_channels(
+                self.eeg.ch_names, self.ch_names, sel.channel_map, fill_missing=sel.fill_missing
+            )
             if sel.eye:
                 ginfo = resolve_stream(
                     sel.eye,
@@ -168,7 +177,15 @@ class LslSource:
                         f"No marker stream {sel.markers!r} within {sel.marker_timeout_s:g} s."
                     )
                 else:
-                    logger.info("no marker stream %r; running without ground truth.", sel.markers)
+                    # A misspelt name must not pass silently: warned, and logged as an event.
+                    msg = (
+                        f"no marker stream {sel.markers!r} found within "
+                        f"{sel.marker_timeout_s:g} s; running without ground truth. Check the "
+                        "name given to --marker-stream."
+                    )
+                    logger.warning("%s", msg)
+                    self._first_events.append((MARKER_MISSING, msg, self._clock()))
+                    self._missing_markers = sel.markers
         except ContractError:
             self.close()
             raise
@@ -187,6 +204,7 @@ class LslSource:
             eeg=self.eeg.meta,
             gaze=self.gaze.meta if self.gaze is not None else None,
             markers=self.markers.name if self.markers is not None else None,
+            filled_channels=self._eeg_sel.filled,
         )
         return self.info
 
@@ -203,7 +221,7 @@ class LslSource:
         data, ts = eeg.read_new()
         events, self._first_events = self._first_events, []
         parts = dict(
-            eeg=data[:, self._eeg_idx],
+            eeg=self._eeg_sel.take(data),
             eeg_ts=ts,
             markers=self.markers.pull() if self.markers is not None else [],
             eeg_stale=eeg.status != "connected",
@@ -239,7 +257,10 @@ class LslSource:
         )
 
     def health(self) -> list[StreamHealth]:
-        return [inp.health() for inp in (self.eeg, self.gaze) if inp is not None]
+        out = [inp.health() for inp in (self.eeg, self.gaze) if inp is not None]
+        if self._missing_markers is not None:  # shown as a stream that is not there
+            out.append(StreamHealth(name=self._missing_markers, status="absent", t=self._clock()))
+        return out
 
     def close(self) -> None:
         """Close the inlets (safe to call twice)."""
