@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not isinstance(err, FoldFailed):
             raise
-        print(f"cmt-train: error: {err}", file=sys.stderr)
+        print(f"cmt-train: error: {one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(
