@@ -15,6 +15,7 @@ import pickle
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .task import FoldTask, run_fold_task
 
@@ -267,8 +268,12 @@ def ray_connect(spec: RunnerSpec):
         return ray
     kw = dict(include_dashboard=False, log_to_driver=True)
     if spec.ray_address is None:
-        # A local Ray on this machine only: every Ray process listens on loopback.
+        # A local Ray on this machine only: every Ray process listens on loopback, and its
+        # workers import this very package (not another install of it earlier on their path).
+        root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
         kw["_node_ip_address"] = "127.0.0.1"
+        kw["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
     else:
         kw["address"] = spec.ray_address
     ray.init(**kw)
