@@ -28,6 +28,8 @@ def _pm_plain(d: dict) -> str:
     # macro-F1 and kappa are fractions, printed as such
     if d is None or d.get("mean") is None:
         return "n/a"
+    if d.get("std") is None:
+        return f"{d['mean']:.3f}"
     return f"{d['mean']:.3f} ± {d['std']:.3f}"
 
 
@@ -86,7 +88,8 @@ def _runner_text(runner: dict | None) -> str:
 
 
 def _one(x) -> dict:
-    return {"mean": x, "std": 0.0}
+    # One seed: a pooled statistic has no spread to show.
+    return {"mean": x, "std": None}
 
 
 def _p(p) -> str:
