@@ -23,8 +23,12 @@ lint: $(STAMP)
 test: lint
 	bash tests/run_pytest.sh $(BIN)/python
 
+# `make demo DEMO_ARGS="--screenshot docs/screenshot.png --screenshot-after 90 --duration 95"`
+# (with QT_QPA_PLATFORM=offscreen on a machine without a display) retakes the README picture.
+DEMO_ARGS ?=
+
 demo: $(STAMP)
-	$(BIN)/cmt-live --demo
+	$(BIN)/cmt-live --demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

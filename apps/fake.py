@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from apps.state import StreamLabel
 from apps.topomap import channel_positions_2d
 from cmt_live.records import FeatureFrame, Flag, Prediction, StreamHealth
 from cmt_live.sinks import Sink
@@ -160,7 +161,6 @@ class FakeSession:
                     gaps=gaps,
                     t=t,
                 ),
-                StreamHealth("Markers", "connected", 0.0, 0.0, -0.0002, 0.0, t=t),
             ]
         )
         return t
@@ -200,6 +200,14 @@ def start_fake_worker(
     return stop
 
 
+#: The fake session's inputs, as the monitor's health table names them.
+FAKE_STREAMS = (
+    StreamLabel("EEG", "EEG", "EEG", "fake-eeg"),
+    StreamLabel("Gaze", "gaze", "Gaze", "fake-gaze"),
+    StreamLabel("Markers", "markers", "Markers"),
+)
+
+
 def main(argv=None) -> int:
     from apps.monitor import run_monitor
 
@@ -216,6 +224,7 @@ def main(argv=None) -> int:
         screenshot_after_s=args.screenshot_after,
         duration_s=args.duration,
         history_s=args.history,
+        streams=FAKE_STREAMS,
     )
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from apps._qt import QtCore, QtWidgets
 from apps.sink import QtSink
+from apps.state import StreamLabel
 from apps.window import MonitorWindow
 from features.constants import SEEDV_CHANNELS
 from features.seedv import CLASS_NAMES
@@ -101,6 +102,11 @@ def run_monitor(
     exit_when_worker_done: bool = False,
     window_size: tuple[int, int] = (1500, 920),
     title: str = "cmt-live monitor",
+    streams: Sequence[StreamLabel] = (),
+    window_s: float = 4.0,
+    latency_budget_ms: float = 1000.0,
+    record: Callable[[bool], str] | None = None,
+    recording: bool = False,
 ) -> int:
     """Open the monitor, run the pipeline in a worker, and close both cleanly.
 
@@ -124,6 +130,10 @@ def run_monitor(
     window_size : (int, int)
         Initial size in pixels (the screenshot's size).
     title : str
+    streams, window_s, latency_budget_ms, record, recording
+        Passed to :class:`MonitorWindow`: the inputs' names, types and sources (a health row
+        each, markers included), the window length for scoring against markers, the latency
+        reference line, and the Record button's start/stop call.
 
     Returns
     -------
@@ -140,7 +150,18 @@ def run_monitor(
         raise ValueError(f"duration_s must be > 0 seconds or None; got {duration_s}.")
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["cmt-live"])
-    window = MonitorWindow(class_names, ch_names, history_s, order=order, title=title)
+    window = MonitorWindow(
+        class_names,
+        ch_names,
+        history_s,
+        order=order,
+        title=title,
+        streams=streams,
+        window_s=window_s,
+        latency_budget_ms=latency_budget_ms,
+        record=record,
+        recording=recording,
+    )
     window.resize(*window_size)
     window.show()
     exit_code = 0

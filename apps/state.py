@@ -22,6 +22,7 @@ from apps.history import History
 from apps.sink import GazeChunk, HealthSnapshot, Marker, PipelineClosed, Record, StreamEvent
 from apps.theme import FOREGROUND, class_color
 from cmt_live.records import FeatureFrame, Flag, Prediction, StreamHealth
+from cmt_live.sinks import GroundTruth
 from features.constants import EYE_FEATURE_NAMES
 from features.seedv import CLASS_NAMES
 
@@ -32,6 +33,46 @@ PUPIL_COLUMNS: tuple[int, int] = (
 )
 _EEG_MISSING = frozenset({Flag.EEG_MISSING, Flag.EEG_STALE})
 _EYE_MISSING = frozenset({Flag.EYE_MISSING, Flag.EYE_STALE})
+
+
+#: Status of a row before its stream's first health (or first marker), and of the Markers
+#: row after its first marker.
+WAITING, CONNECTED = "waiting", "connected"
+
+
+@dataclass(frozen=True)
+class StreamLabel:
+    """What the health table says about an input besides its numbers.
+
+    ``role`` is ``"EEG"``, ``"gaze"`` or ``"markers"``; ``type`` and ``source_id`` as LSL
+    declares them (empty when unknown).
+    """
+
+    name: str
+    role: str
+    type: str = ""
+    source_id: str = ""
+
+    @property
+    def detail(self) -> str:
+        """``"type · source_id"`` (the parts that are known)."""
+        return " · ".join(p for p in (self.type, self.source_id) if p)
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """One line of the Events panel: session seconds ``t``, ``kind``, human ``text``.
+
+    ``kind`` is whatever the pipeline sent (a stream event such as ``stale``, a flag name such
+    as ``eye_missing``, ``marker``...): new kinds appear without changes here.
+    """
+
+    t: float
+    kind: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.t + 0.0:8.1f} s  [{self.kind}] {self.text}"  # + 0.0: no "-0.0"
 
 
 class Changed(enum.Flag):
@@ -46,14 +87,15 @@ class Changed(enum.Flag):
     RAW_PUPIL = enum.auto()
     MARKERS = enum.auto()
     FINISHED = enum.auto()
+    ACCURACY = enum.auto()
 
 
 #: Parts drawn in the time plots and scalp maps (the window throttles these hardest).
 PLOT_PARTS = (
     Changed.PREDICTIONS | Changed.MARKERS | Changed.FEATURES | Changed.RAW_PUPIL | Changed.GAPS
 )
-#: Text read by people: the headline and the health table.
-TEXT_PARTS = Changed.HEADLINE | Changed.HEALTH
+#: Text read by people: the headline, the health table and the accuracy line.
+TEXT_PARTS = Changed.HEADLINE | Changed.HEALTH | Changed.ACCURACY
 
 
 @dataclass(frozen=True)
@@ -87,6 +129,10 @@ class MonitorState:
     gaze_break_s : float
         A pause longer than this between valid gaze samples breaks the raw-pupil line instead
         of bridging it (outages, long blinks).
+    window_s : float
+        Window length of the model, seconds (scores predictions against the markers).
+    last_n_trials : int
+        The running accuracy also over the last this many trials (marker segments).
     """
 
     def __init__(
@@ -99,6 +145,8 @@ class MonitorState:
         max_events: int = 500,
         max_markers: int = 200,
         gaze_break_s: float = 0.5,
+        window_s: float = 4.0,
+        last_n_trials: int = 5,
     ) -> None:
         if not history_s > 0:
             raise ValueError(f"history_s must be > 0 seconds; got {history_s}.")
@@ -119,13 +167,23 @@ class MonitorState:
         self.raw_pupil = History(max(64, int(history_s * max_gaze_rate_hz)), 1)
         self.t0: float | None = None  # LSL seconds shown as 0 on the time axis
         self.t_last = 0.0  # newest session time seen
+        self.t_first = 0.0  # oldest session time seen (a marker can precede the first window)
         self.latest_prediction: Prediction | None = None
         self.latest_frame: FeatureFrame | None = None
         self.health_rows: dict[str, StreamHealth] = {}  # newest per stream, in order seen
         self.gaps: list[tuple[str, float, float]] = []  # (stream, start, end), session seconds
         self.n_predictions = 0
         self.finished = False
-        self._new_events: deque[str] = deque(maxlen=int(max_events))
+        self.latency_ms = History(n_rows, 1)  # end-to-end latency per prediction
+        self.rates: dict[str, History] = {}  # stream -> effective / nominal rate, percent
+        self._n_rate_rows = n_rows
+        self.streams: dict[str, StreamLabel] = {}  # inputs the window was told about
+        self.truth = GroundTruth(window_s, self.class_names)
+        self.last_n_trials = int(last_n_trials)
+        self.trials: dict[float, list[int]] = {}  # marker time -> [n scored, n correct]
+        self.n_markers = 0
+        self._active_flags: dict[str, float] = {}  # flag -> session time it appeared
+        self._new_events: deque[EventLine] = deque(maxlen=int(max_events))
         self._new_markers: deque[tuple[float, str]] = deque(maxlen=int(max_markers))
         self._changed = Changed.NONE
         self._by_type: dict[type, Callable[[Record], None]] = {
@@ -162,8 +220,35 @@ class MonitorState:
                 )
             add(record)
 
+    def set_streams(self, streams: Iterable[StreamLabel]) -> None:
+        """The inputs, with type and source; each gets a health row (markers included)."""
+        self.streams = {s.name: s for s in streams}
+        self._changed |= Changed.HEALTH
+
+    def _event(self, t: float, kind: str, text: str) -> None:
+        self._new_events.append(EventLine(t, str(kind), str(text)))
+
+    def _note_flags(self, t: float, flags: frozenset[str]) -> None:
+        """An event when a flag appears, and when it clears (with how long it lasted)."""
+        for flag in sorted(flags - self._active_flags.keys()):
+            self._active_flags[flag] = t
+            self._event(t, flag, "started")
+        for flag in sorted(self._active_flags.keys() - flags):
+            since = self._active_flags.pop(flag)
+            self._event(t, flag, f"cleared after {t - since:.1f} s")
+
     def add_prediction(self, pred: Prediction) -> None:
         t = self.rel(pred.t_end)
+        self._note_flags(t, pred.flags)
+        if pred.t_computed:
+            self.latency_ms.push(t, [(pred.t_computed - pred.t_end) * 1e3])
+        true = self.truth.score(pred)
+        if true is not None:
+            seg = self.truth.segment(pred.t_end - 1e-9)[0]
+            tally = self.trials.setdefault(seg, [0, 0])
+            tally[0] += 1
+            tally[1] += pred.label == true
+            self._changed |= Changed.ACCURACY
         n = len(self.class_names)
         row = np.empty(self.predictions.n_cols)
         row[:n] = pred.probs
@@ -190,6 +275,11 @@ class MonitorState:
             self.health_rows[h.name] = h
             if h.t:
                 self.t_last = max(self.t_last, self.rel(h.t))
+                if h.nominal_rate > 0:
+                    rate = self.rates.get(h.name)
+                    if rate is None:
+                        rate = self.rates[h.name] = History(self._n_rate_rows, 1)
+                    rate.push(self.rel(h.t), [100.0 * h.effective_rate / h.nominal_rate])
         self.gaps = [
             (h.name, self.rel(g0), self.rel(g1))
             for h in self.health_rows.values()
@@ -198,11 +288,16 @@ class MonitorState:
         self._changed |= Changed.HEALTH | Changed.GAPS
 
     def add_event(self, event: StreamEvent) -> None:
-        self._new_events.append(f"{self.rel(event.t):8.1f} s  [{event.kind}] {event.message}")
+        self._event(self.rel(event.t), event.kind, event.message)
 
     def add_marker(self, marker: Marker) -> None:
-        self._new_markers.append((self.rel(marker.t), marker.label))
-        self._changed |= Changed.MARKERS
+        t = self.rel(marker.t)
+        self.t_first = min(self.t_first, t)
+        self.truth.add_marker(marker.t, marker.label)
+        self.n_markers += 1
+        self._new_markers.append((t, marker.label))
+        self._event(t, "marker", marker.label)
+        self._changed |= Changed.MARKERS | Changed.HEALTH | Changed.ACCURACY
 
     def add_gaze(self, chunk: GazeChunk) -> None:
         """Append the chunk's valid samples to the raw pupil trace (mean of both pupils).
@@ -230,6 +325,7 @@ class MonitorState:
         self._changed |= Changed.RAW_PUPIL
 
     def mark_closed(self, _record: PipelineClosed) -> None:
+        self._event(self.t_last, "stopped", "the pipeline stopped")
         self.finished = True
         self._changed |= Changed.FINISHED
 
@@ -245,7 +341,7 @@ class MonitorState:
         self._changed &= ~parts
         return taken
 
-    def take_new_events(self) -> list[str]:
+    def take_new_events(self) -> list[EventLine]:
         """Event lines added since the last call, oldest first."""
         lines = list(self._new_events)
         self._new_events.clear()
@@ -264,9 +360,10 @@ class MonitorState:
         return self.t_last - self.history_s
 
     def x_range(self) -> tuple[float, float]:
-        """Time axis span: the last ``history_s`` seconds, at least 0-10 s."""
+        """Time axis span: the last ``history_s`` seconds, at least 0-10 s (from the first
+        marker when it came before the first window)."""
         t_hi = max(self.t_last, 10.0)
-        return max(0.0, t_hi - self.history_s), t_hi
+        return max(self.t_first, t_hi - self.history_s), t_hi
 
     def prediction_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(t (n,), probs (n, n_classes), gates (n, 2), eeg_missing (n,), eye_missing (n,))``."""
@@ -282,6 +379,51 @@ class MonitorState:
         """Raw pupil, mean of both eyes: ``(t (n,), pupil (n,))``, NaN at breaks."""
         t, v = self.raw_pupil.view(self.t_min)
         return t, v[:, 0]
+
+    def health_view(self) -> list[tuple[StreamHealth, StreamLabel]]:
+        """One row per input: each stream told about (markers included), then any other
+        stream that sent health; a stream without health yet shows as ``waiting``."""
+        rows = []
+        names = list(self.streams) + [n for n in self.health_rows if n not in self.streams]
+        for name in names:
+            label = self.streams.get(name, StreamLabel(name, ""))
+            if label.role == "markers":
+                status = CONNECTED if self.n_markers else WAITING
+                h = StreamHealth(name, status, n_samples=self.n_markers)
+            else:
+                h = self.health_rows.get(name, StreamHealth(name, WAITING))
+            rows.append((h, label))
+        return rows
+
+    def accuracy_text(self) -> str:
+        """Running accuracy against the markers, overall and over the last trials ("" when no
+        prediction has been scored yet)."""
+        summary = self.truth.summary()
+        n = summary["n_scored"]
+        if not n:
+            return "no markers yet" if not self.truth.has_markers else "no scored window yet"
+        text = (
+            f"accuracy vs markers {summary['accuracy']:.0%} of {n} windows "
+            f"(chance {summary['chance']:.0%})"
+        )
+        last = [self.trials[k] for k in sorted(self.trials)[-self.last_n_trials :]]
+        if len(self.trials) > 1:
+            n_last, ok_last = (sum(x) for x in zip(*last))
+            text += f"   ·   last {len(last)} trials {ok_last / n_last:.0%}"
+        return text
+
+    def latency_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """End-to-end latency per prediction: ``(t (n,), ms (n,))``."""
+        t, v = self.latency_ms.view(self.t_min)
+        return t, v[:, 0]
+
+    def rate_views(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per regular stream: ``(t (n,), effective / nominal rate in percent (n,))``."""
+        out = {}
+        for name, hist in self.rates.items():
+            t, v = hist.view(self.t_min)
+            out[name] = (t, v[:, 0])
+        return out
 
     def headline(self) -> Headline | None:
         """The headline for the newest prediction (None before the first)."""

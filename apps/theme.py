@@ -43,6 +43,7 @@ STATUS_COLORS: dict[str, str] = {
     "stale": OKABE_ITO["vermillion"],
     "recovering": OKABE_ITO["orange"],
     "absent": "#777777",
+    "waiting": "#777777",  # no health (or no marker) yet
 }
 #: Status colour for a status word not in :data:`STATUS_COLORS`.
 UNKNOWN_STATUS_COLOR = OKABE_ITO["reddish_purple"]

@@ -187,6 +187,8 @@ class Topomap:
         Image is ``size_px x size_px`` over ``[-extent, extent]^2``.
     extent : float
         Half-width of the image in head radii.
+    clip_radius : float
+        The map is masked beyond this radius (1 = the head outline).
 
     Attributes
     ----------
@@ -202,6 +204,7 @@ class Topomap:
         *,
         size_px: int = 48,
         extent: float = 1.2,
+        clip_radius: float = 1.0,
     ) -> None:
         if size_px < 8:
             raise ValueError(f"size_px must be >= 8 pixels; got {size_px}.")
@@ -213,7 +216,10 @@ class Topomap:
         gx, gy = np.meshgrid(g, g, indexing="ij")  # image[i, j] = (x_i, y_j), pyqtgraph order
         query = np.column_stack([gx.ravel(), gy.ravel()])
         w = interpolation_matrix(self.pos, query, outer_radius=min(extent, 1.15))
-        self.mask = np.isfinite(w[:, 0]).reshape(self.size_px, self.size_px)
+        # The ring of virtual points beyond the head makes the edge smooth; the map itself
+        # stops at the head outline (colour outside it read as signal off the scalp).
+        inside = (query**2).sum(axis=1) <= clip_radius**2
+        self.mask = (np.isfinite(w[:, 0]) & inside).reshape(self.size_px, self.size_px)
         self.weights = np.nan_to_num(w, nan=0.0)
 
     def image(self, values: np.ndarray) -> np.ndarray:

@@ -10,8 +10,9 @@ the worker.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from apps._qt import QtCore, QtGui, QtWidgets, pg
@@ -22,10 +23,11 @@ from apps.panels.health import HealthTable
 from apps.panels.probabilities import ProbabilityPanel
 from apps.panels.pupil import PupilPanel
 from apps.panels.topomaps import TopomapPanel
+from apps.panels.trends import TrendsPanel
 from apps.panels.truth import TruthMarkers
 from apps.sink import QtSink
-from apps.state import PLOT_PARTS, TEXT_PARTS, Changed, MonitorState
-from apps.theme import BACKGROUND, STYLESHEET
+from apps.state import PLOT_PARTS, TEXT_PARTS, Changed, MonitorState, StreamLabel
+from apps.theme import BACKGROUND, FOREGROUND, STYLESHEET
 from features.constants import BANDS, SEEDV_CHANNELS
 from features.seedv import CLASS_NAMES
 
@@ -56,6 +58,17 @@ class MonitorWindow(QtWidgets.QMainWindow):
     max_plot_fps : float
         Most redraws per second of the time plots and topomaps.
     title : str
+    streams : sequence of StreamLabel
+        The inputs (markers included), shown as health rows with type and source from the start.
+    window_s : float
+        The model's window length, seconds (scores predictions against the markers).
+    latency_budget_ms : float
+        Drawn as the reference line of the latency trend (the prediction step).
+    record : callable(bool) -> str, or None
+        Starts (True) or stops (False) recording and returns a line for the Events panel; it
+        runs in a helper thread. None hides the Record button.
+    recording : bool
+        Recording is already running when the window opens (``--record``).
 
     Attributes
     ----------
@@ -84,6 +97,11 @@ class MonitorWindow(QtWidgets.QMainWindow):
         refresh_hz: float = 25.0,
         max_plot_fps: float = 5.0,
         title: str = "cmt-live monitor",
+        streams: Sequence[StreamLabel] = (),
+        window_s: float = 4.0,
+        latency_budget_ms: float = 1000.0,
+        record: Callable[[bool], str] | None = None,
+        recording: bool = False,
     ) -> None:
         super().__init__()
         self.class_names = tuple(class_names)
@@ -94,7 +112,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
             history_s=history_s,
             max_prediction_rate_hz=max_prediction_rate_hz,
             max_gaze_rate_hz=max_gaze_rate_hz,
+            window_s=window_s,
         )
+        self.state.set_streams(streams)
         if not 1.0 <= refresh_hz <= 60.0:
             raise ValueError(
                 f"refresh_hz must be within 1-60 Hz (20-30 advised); got {refresh_hz}."
@@ -119,6 +139,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
         outer.setSpacing(6)
         self.headline = HeadlineBar()
         self.headline.button_pause.toggled.connect(self.set_paused)
+        self._record = record
+        if record is not None:
+            self.headline.button_record.show()
+            self.headline.button_record.setChecked(recording)
+            self._show_recording(recording)
+            self.headline.button_record.toggled.connect(self.set_recording)
         outer.addWidget(self.headline)
 
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
@@ -147,20 +173,33 @@ class MonitorWindow(QtWidgets.QMainWindow):
         right = QtWidgets.QWidget()
         rl = QtWidgets.QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
+        self.accuracy_label = QtWidgets.QLabel("no markers yet")
+        self.accuracy_label.setStyleSheet(f"color: {FOREGROUND}; font-size: 11pt;")
+        self.accuracy_label.setToolTip(
+            "Predictions whose window lies inside one marker segment, scored against its label."
+        )
+        rl.addWidget(self.accuracy_label)
         self.topo_widget = pg.GraphicsLayoutWidget()
         self.topo_widget.setBackground(BACKGROUND)
         self.topo_panel = TopomapPanel(self.topo_widget, self.ch_names, order=order)
         self.topo_widget.setMinimumHeight(200)
         rl.addWidget(self.topo_widget, stretch=3)
+        self.trends_widget = pg.GraphicsLayoutWidget()
+        self.trends_widget.setBackground(BACKGROUND)
+        self.trends = TrendsPanel(self.trends_widget, budget_ms=latency_budget_ms)
+        self.trends.latency_plot.setXLink(p_prob)  # the same time axis as the plots on the left
+        rl.addWidget(self.trends_widget, stretch=2)
         rl.addWidget(self._section_title("Stream health"))
         self.health_table = HealthTable()
-        rl.addWidget(self.health_table, stretch=2)
-        rl.addWidget(self._section_title("Events"))
+        self.health_table.update_health(self.state.health_view())
+        rl.addWidget(self.health_table)
+        rl.addWidget(self._section_title("Events  (click one to see it on the plots)"))
         self.events = EventsList(max_lines=500)
+        self.events.jump.connect(self.jump_to)
         rl.addWidget(self.events, stretch=2)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 4)
         outer.addWidget(splitter, stretch=1)
         self.setCentralWidget(central)
         self.resize(1500, 920)
@@ -180,7 +219,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
     def on_timer(self) -> None:
         """Drain the sink into the state; show events and run state; redraw unless paused."""
         self.state.ingest(self.sink.drain(max_items=MAX_RECORDS_PER_TICK))
-        self.events.append_lines(self.state.take_new_events())
+        self.events.append_events(self.state.take_new_events())
         if Changed.FINISHED in self.state.take_changes(Changed.FINISHED):
             self.headline.show_run_state(paused=self._paused, finished=True)
         if not self._paused:
@@ -219,8 +258,10 @@ class MonitorWindow(QtWidgets.QMainWindow):
         state = self.state
         if Changed.HEADLINE in parts and (headline := state.headline()) is not None:
             self.headline.show_headline(headline)
-        if Changed.HEALTH in parts and state.health_rows:
-            self.health_table.update_health(state.health_rows.values())
+        if Changed.HEALTH in parts:
+            self.health_table.update_health(state.health_view())
+        if Changed.ACCURACY in parts:
+            self.accuracy_label.setText(state.accuracy_text())
 
     def _draw_plots(self, parts: Changed) -> None:
         state = self.state
@@ -228,12 +269,14 @@ class MonitorWindow(QtWidgets.QMainWindow):
             t, probs, gates, eeg_missing, eye_missing = state.prediction_view()
             self.prob_panel.set_data(t, probs)
             self.gates_panel.set_data(t, gates, eeg_missing, eye_missing)
+            self.trends.set_latency(*state.latency_view())
         if Changed.MARKERS in parts:
             for t, label in state.take_new_markers():
                 self.truth.add(t, label)
         if Changed.GAPS in parts:
             for stream, t0, t1 in state.gaps:
                 self.gates_panel.add_gap(stream, t0, t1)
+            self.trends.set_rates(state.rate_views())
         if Changed.FEATURES in parts and state.latest_frame is not None:
             frame = state.latest_frame
             self.topo_panel.set_frame(frame.eeg, frame.eeg_valid, state.rel(frame.t_end))
@@ -257,6 +300,34 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.headline.show_run_state(paused=self._paused, finished=self.state.finished)
         if not self._paused:
             self.refresh(force=True)
+
+    def jump_to(self, t: float, half_width_s: float = 30.0) -> None:
+        """Pause the view and centre the time axis on session time ``t`` (an event's)."""
+        self.set_paused(True)
+        self._x_range = (t - half_width_s, t + half_width_s)
+        self.prob_panel.plot.setXRange(*self._x_range, padding=0)
+
+    def set_recording(self, on: bool) -> None:
+        """Start (True) or stop (False) recording in a helper thread; the outcome becomes an
+        event line. The button shows the state asked for at once."""
+        if self._record is None:
+            return
+        self._show_recording(on)
+        record, sink = self._record, self.sink
+        t = (self.state.t0 or 0.0) + self.state.t_last
+
+        def work() -> None:
+            kind = "recording"
+            try:
+                message = record(on)
+            except (RuntimeError, TimeoutError, ValueError, OSError) as err:
+                kind, message = "recording_failed", str(err)  # shown in the warning colour
+            sink.on_event(kind, message, t)
+
+        threading.Thread(target=work, name="cmt-monitor-record", daemon=True).start()
+
+    def _show_recording(self, on: bool) -> None:
+        self.headline.button_record.setText("■ Stop recording" if on else "● Record")
 
     def save_screenshot(self, path: str | Path) -> tuple[int, int]:
         """Save a PNG of the window; returns its (width, height) in pixels.

@@ -376,6 +376,11 @@ def eeg_scales(name: str, declared: Sequence[str], override: str | None = None) 
     try:
         scales = [parse_unit(u) for u in declared]
     except ValueError as e:
+        if {str(u).strip().lower() for u in declared} & {"degrees", "deg", "pixels", "px"}:
+            raise ValueError(
+                f"Stream {name!r} is a gaze stream (units {sorted(set(declared))}), not EEG; "
+                f"give it as --eye-stream and the EEG stream as --eeg-stream."
+            ) from e
         raise ValueError(f"EEG stream {name!r}: {e}") from e
     if all(s is None for s in scales):
         logger.warning(

@@ -68,7 +68,8 @@ class Dashboard(Sink):
         self._lock = threading.Lock()
         self._pred: Prediction | None = None
         self._health: list[StreamHealth] = []
-        self._events: deque[str] = deque(maxlen=5)
+        self._events: deque[str] = deque(maxlen=6)
+        self._flags: frozenset[str] = frozenset()  # the previous prediction's flags
         self._n_pred = 0
         self._t_draw = 0.0
         self._t_start = time.monotonic()
@@ -80,6 +81,11 @@ class Dashboard(Sink):
         with self._lock:
             self._pred = pred
             self._n_pred += 1
+            # Any flag, known or new, is an event when it starts and when it clears.
+            now = time.strftime("%H:%M:%S")
+            self._events.extend(f"{now} {f}: started" for f in sorted(pred.flags - self._flags))
+            self._events.extend(f"{now} {f}: cleared" for f in sorted(self._flags - pred.flags))
+            self._flags = pred.flags
         if self.ansi:
             self._maybe_draw()
         else:
@@ -171,16 +177,17 @@ class Dashboard(Sink):
                 f"   accuracy vs markers {100 * acc['accuracy']:.1f}% over {acc['n_scored']} "
                 f"windows{settled} (chance {100 * acc['chance']:.0f}%)"
             )
+        w = max([22] + [len(h.name) + 2 for h in health])  # full names, never cut
         lines += [
             "",
-            f"{'stream':<22s}{'status':<12s}{'rate':>14s}{'latency':>11s}"
+            f"{'stream':<{w}s}{'status':<12s}{'rate':>14s}{'latency':>11s}"
             f"{'samples':>10s}{'dropped':>9s}{'ts faults':>11s}{'gaps':>6s}",
         ]
         for h in health:
             color = _STATUS_COLOR.get(h.status, "")
             rate = f"{h.effective_rate:6.1f}/{h.nominal_rate:g}"
             lines.append(
-                f"{h.name[:21]:<22s}{color}{h.status:<12s}{_RESET}{rate:>14s}"
+                f"{h.name:<{w}s}{color}{h.status:<12s}{_RESET}{rate:>14s}"
                 f"{1e3 * h.latency_s:9.1f}ms{h.n_samples:>10d}{h.n_dropped:>9d}"
                 f"{h.n_timestamp_faults:>11d}{len(h.gaps):>6d}"
             )

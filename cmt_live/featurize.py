@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.constants import EYE_FEATURE_NAMES
 from features.de import StreamingDE
 from features.eye import eye_features_window
 from features.lds import CausalLDS
@@ -24,6 +25,12 @@ from .records import FeatureFrame, Flag, Window
 
 #: features/ flag strings -> cmt_live flags.
 _DE_FLAGS = {"nonfinite": Flag.EEG_NONFINITE, "flat": Flag.EEG_FLAT}
+#: Flag every frame carries under each eye policy (Settings.eye_policy).
+_EYE_POLICY_FLAGS = {
+    "use": None,
+    "masked": Flag.EYE_MASKED_RELEASE,
+    "trusted": Flag.EYE_RELEASE_TRUSTED,
+}
 
 
 class Featurizer:
@@ -36,6 +43,13 @@ class Featurizer:
     min_eye_coverage : float
         Windows whose valid gaze covers less than this fraction of the window are not used for
         eye features (``eye_valid`` False, flag ``EYE_LOW_COVERAGE``).
+    eye_policy : {"use", "masked", "trusted"}
+        :attr:`cmt_live.settings.Settings.eye_policy`. ``"masked"``: the features are computed
+        (the monitor shows them) but never valid for the model, flag ``EYE_MASKED_RELEASE``;
+        ``"trusted"``: used, flag ``EYE_RELEASE_TRUSTED`` on every frame.
+    eye_absent : sequence of str
+        Eye columns the model's training data lacked: NaN here too (the model maps NaN to the
+        training mean, as in training).
 
     Notes
     -----
@@ -44,13 +58,30 @@ class Featurizer:
     call :meth:`reset` after a stream restarts.
     """
 
-    def __init__(self, spec: FeatureSpec, *, min_eye_coverage: float = 0.5):
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        *,
+        min_eye_coverage: float = 0.5,
+        eye_policy: str = "use",
+        eye_absent=(),
+    ):
         if not isinstance(spec, FeatureSpec):
             raise TypeError(f"spec must be a features.spec.FeatureSpec; got {type(spec).__name__}.")
         if not 0 <= min_eye_coverage <= 1:
             raise ValueError(f"min_eye_coverage must be in [0, 1]; got {min_eye_coverage}.")
+        if eye_policy not in _EYE_POLICY_FLAGS:
+            raise ValueError(f"eye_policy={eye_policy!r} is invalid; use {list(_EYE_POLICY_FLAGS)}")
         self.spec = spec
         self.min_eye_coverage = float(min_eye_coverage)
+        self.eye_policy = eye_policy
+        # Frames hold the eye features in EYE_FEATURE_NAMES order (the pipeline gives the model
+        # its own order); a masked model may name other columns: NaN then, never shown wrong.
+        self._eye_computable = sorted(spec.eye_names) == sorted(EYE_FEATURE_NAMES)
+        self._eye_absent = np.array(
+            [EYE_FEATURE_NAMES.index(c) for c in eye_absent if c in EYE_FEATURE_NAMES],
+            dtype=np.intp,
+        )
         self._de = StreamingDE(spec)
         smooth = spec.smoothing == "lds"
         self._lds_eeg = CausalLDS(spec.n_eeg_features) if smooth else None
@@ -109,7 +140,12 @@ class Featurizer:
             flags.add(Flag.EEG_MISSING)
         eye = np.full(n_eye, np.nan)
         eye_valid = False
-        if window.eye_valid and window.gaze_timestamps.size:
+        policy_flag = _EYE_POLICY_FLAGS[self.eye_policy]
+        if policy_flag is not None:
+            flags.add(policy_flag)
+        if not self._eye_computable:
+            pass  # a masked model with other eye columns: NaN, nothing to show
+        elif window.eye_valid and window.gaze_timestamps.size:
             g = window.gaze
             values, coverage = eye_features_window(
                 window.gaze_timestamps,
@@ -130,6 +166,10 @@ class Featurizer:
         if self._lds_eeg is not None:
             eeg = self._lds_eeg.update(eeg)  # NaN in -> NaN out, state kept
             eye = self._lds_eye.update(eye)
+        if self._eye_absent.size:
+            eye[self._eye_absent] = np.nan
+        if self.eye_policy == "masked":
+            eye_valid = False  # values kept for the monitor, never given to the model
         return FeatureFrame(
             t_end=window.t_end,
             eeg=eeg,

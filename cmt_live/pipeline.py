@@ -29,6 +29,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from features.constants import EYE_FEATURE_NAMES
 from features.seedv import CLASS_NAMES
 from models.runtime import fit_to_context
 
@@ -93,10 +94,23 @@ class Pipeline:
         self.clock = clock
         spec = settings.spec
         try:
-            self.featurizer = Featurizer(spec, min_eye_coverage=settings.min_eye_coverage)
+            self.featurizer = Featurizer(
+                spec,
+                min_eye_coverage=settings.min_eye_coverage,
+                eye_policy=settings.eye_policy,
+                eye_absent=settings.eye_absent,
+            )
             self.eeg = EegConditioner(settings)
         except ValueError as err:
             raise ContractError(f"The model's feature spec cannot run live: {err}") from err
+        # Frames hold the eye features in features/ order; a model file of an older column
+        # order (the same 33 names) gets its own order at the model's door.
+        names = tuple(spec.eye_names)
+        self._eye_cols = (
+            np.array([EYE_FEATURE_NAMES.index(n) for n in names])
+            if names != EYE_FEATURE_NAMES and sorted(names) == sorted(EYE_FEATURE_NAMES)
+            else None
+        )
         self.context = ContextBuffer(
             settings.context_len, spec.window_s, spec.n_eeg_features, spec.n_eye_features
         )
@@ -111,7 +125,10 @@ class Pipeline:
             if settings.has_gaze
             else None
         )
-        self.units = UnitsCheck(runtime.contract.norm, spec.eye_names)
+        # A provenance-masked eye never reaches the model, and its training pupils (a release's
+        # px) say nothing about the live unit: no pupil check then.
+        masked = settings.eye_policy == "masked"
+        self.units = UnitsCheck(None if masked else runtime.contract.norm, spec.eye_names)
         #: Windows judged implausible so far, and the first reason, per modality.
         self.n_implausible = {"eeg": 0, "eye": 0}
         self.implausible_reasons: dict[str, str] = {}
@@ -120,6 +137,7 @@ class Pipeline:
         self.n_predictions = 0
         self.n_windows = 0
         self._t_last_end: float | None = None  # end of the newest window cut
+        self._lost_flags: frozenset = frozenset()  # streams away too long (Batch.lost_flags)
 
     # --- sinks -------------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
@@ -148,6 +166,7 @@ class Pipeline:
         for t, label in batch.markers:
             for s in self.sinks:
                 s.on_marker(t, label)
+        self._lost_flags = batch.lost_flags
         for kind, message, t in batch.events:
             self.emit_event(kind, message, t)
         # A sink's own trouble (the log's disk is full) is shown by every sink.
@@ -189,15 +208,25 @@ class Pipeline:
             eye_stale=batch.eye_stale,
             timestamp_faults=batch.timestamp_faults,
         )
+        after = self._t_last_end
+        if (
+            after is None
+            and self.eeg.buffer.newest_timestamp is None
+            and self.gaze_buffer is not None
+        ):
+            # No EEG sample ever (an eye-only recording): the first eye-only window ends one
+            # window after the first gaze sample.
+            t0 = self.gaze_buffer.oldest_timestamp
+            after = None if t0 is None else t0 + self.settings.spec.window_s - self.settings.step_s
         if (
             not windows
             and batch.eeg_stale
             and not batch.eye_stale
             and self.gaze_buffer is not None
-            and self._t_last_end is not None
+            and after is not None
         ):
             windows = self.cutter.cut_eye_only(
-                self.gaze_buffer, after=self._t_last_end, gaze_gaps=batch.gaze_gaps
+                self.gaze_buffer, after=after, gaze_gaps=batch.gaze_gaps
             )
         if self.cutter.n_skipped > n_skipped:
             # Into the log too, not only stderr: a gap in the predictions must be explained.
@@ -217,6 +246,12 @@ class Pipeline:
             )
         if windows:
             self._t_last_end = windows[-1].t_end
+        if self.cutter.n_skipped > n_skipped and self._t_last_end is not None:
+            # Shown in the monitor's Events and the log, not only in the package log.
+            k = self.cutter.n_skipped - n_skipped
+            self.emit_event(
+                "skipped_windows", f"{k} due windows skipped to stay current", self._t_last_end
+            )
         return windows
 
     def prepare(self, window: Window) -> Prepared | None:
@@ -302,8 +337,11 @@ class Pipeline:
         # Contexts start at their oldest usable window, so lengths differ: each is cut or
         # padded to the model's length (as the runtime does for one) before they stack.
         length = self.settings.context_len
+        cols = self._eye_cols if self._eye_cols is not None else slice(None)
         fitted = [
-            fit_to_context(c.eeg[None], c.eye[None], c.eeg_mask[None], c.eye_mask[None], length)
+            fit_to_context(
+                c.eeg[None], c.eye[None][..., cols], c.eeg_mask[None], c.eye_mask[None], length
+            )
             for _, c, _ in prepared
         ]
         probs, gates = self.runtime.predict_batch(*(np.concatenate(a) for a in zip(*fitted)))
@@ -324,7 +362,7 @@ class Pipeline:
         return out
 
     def _finish(self, frame: FeatureFrame, ctx: Context, probs, gates, ms: float) -> Prediction:
-        flags = set(frame.flags)
+        flags = set(frame.flags) | self._lost_flags
         if not ctx.has_eye:
             flags.add(Flag.EYE_MISSING)
         if not ctx.has_eeg:

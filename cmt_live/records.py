@@ -32,12 +32,18 @@ class Flag:
     EEG_NONFINITE = "eeg_nonfinite"  # NaN/Inf samples in the window
     EEG_FLAT = "eeg_flat"  # at least one flat channel (DE floored)
     EYE_LOW_COVERAGE = "eye_low_coverage"  # too few valid gaze samples for features
+    # The model's eye features were not computed by features/ (a release's): eye input masked.
+    EYE_MASKED_RELEASE = "eye_masked_release"
+    EYE_RELEASE_TRUSTED = "eye_release_trusted"  # ... used anyway (--trust-release-eye-features)
     TIMESTAMP_FAULT = "timestamp_fault"  # backward jump / duplicate stamps seen in the window
     NO_VALID_CONTEXT = "no_valid_context"  # no window in the model context is usable
     # Values outside physiological / training ranges (cmt_live.plausibility): wrong units.
     EEG_IMPLAUSIBLE = "eeg_implausible_units"
     EYE_IMPLAUSIBLE = "eye_implausible_units"
     EEG_INTERPOLATED = "eeg_interpolated"  # missing channels filled from the montage
+    # The stream has been away longer than the user's limit (--loss-limit): said loudly.
+    EEG_LOST = "eeg_lost"
+    EYE_LOST = "eye_lost"
 
 
 #: Bit order of the flags in the prediction outlet's ``flags`` channel (bit i = FLAG_BITS[i]);

@@ -15,6 +15,7 @@ import numpy as np
 from features.constants import EYE_FEATURE_NAMES
 from features.seedv import CLASS_NAMES
 from features.spec import FeatureSpec
+from models.contract import COMPUTED, LIVE_SOURCES
 
 from .plausibility import POLICIES
 from .source import SourceInfo
@@ -53,6 +54,13 @@ class Settings:
         How long (EEG time) a due window waits for gaze to reach its end, seconds.
     max_behind : int
         Overflow policy: more due windows than this at once skips to the newest (logged).
+    eye_source : str
+        Where the model's eye training features came from (the contract's
+        ``feature_source["eye"]``, :mod:`models.contract`).
+    eye_absent : tuple of str
+        Eye columns the training data did not have; fed as NaN (the training mean).
+    trust_release_eye : bool
+        Use eye features from a release anyway (``--trust-release-eye-features``).
     implausible : ``"mask"`` | ``"flag"``
         What to do with a window whose EEG or gaze units are implausible
         (:mod:`cmt_live.plausibility`): withhold that modality from the model, or predict from
@@ -68,6 +76,11 @@ class Settings:
     ----------
     windows : WindowSettings
         The windowing part, derived once.
+    eye_policy : {"use", "masked", "trusted"}
+        ``"masked"``: the eye features were not computed by ``features/`` (a release's, or
+        unknown), so the eye input is masked (EEG only, flag ``eye_masked_release``) — live
+        numbers would mean something else. ``"trusted"``: the same, overridden by the user
+        (flag ``eye_release_trusted``).
 
     Raises
     ------
@@ -86,10 +99,14 @@ class Settings:
     min_eye_coverage: float = 0.5
     gaze_wait_s: float = 0.25
     max_behind: int = 5
+    eye_source: str = COMPUTED
+    eye_absent: tuple[str, ...] = ()
+    trust_release_eye: bool = False
     implausible: str = "mask"
     pupil_scale: float = 1.0
     filled_channels: tuple[str, ...] = ()
     windows: WindowSettings = field(init=False, repr=False, compare=False)
+    eye_policy: str = field(init=False, compare=False)
 
     @classmethod
     def from_contract(cls, contract, **overrides) -> Settings:
@@ -98,6 +115,8 @@ class Settings:
             spec=contract.feature_spec,
             context_len=contract.context_len,
             class_names=tuple(contract.class_names),
+            eye_source=contract.feature_source["eye"],
+            eye_absent=tuple(contract.feature_source["eye_absent"]),
             **overrides,
         )
 
@@ -122,14 +141,20 @@ class Settings:
                 f"The model's classes {self.class_names} differ from {CLASS_NAMES}; retrain "
                 "with SEED-V's class order."
             )
-        if tuple(spec.eye_names) != tuple(EYE_FEATURE_NAMES):
+        if self.eye_source in LIVE_SOURCES:
+            policy = "use"
+        else:
+            policy = "trusted" if self.trust_release_eye else "masked"
+        object.__setattr__(self, "eye_policy", policy)
+        # Same names in another order (a model of an older column order) are mapped by name.
+        if policy != "masked" and sorted(spec.eye_names) != sorted(EYE_FEATURE_NAMES):
             raise ContractError(
                 "The model's eye features differ from the 33 features/ computes "
-                f"({len(spec.eye_names)} names, first differences: "
-                f"{[a for a, b in zip(spec.eye_names, EYE_FEATURE_NAMES) if a != b][:3]}); "
+                f"({len(spec.eye_names)} names; not ours: "
+                f"{[a for a in spec.eye_names if a not in EYE_FEATURE_NAMES][:3]}); "
                 "retrain with features.EYE_FEATURE_NAMES."
             )
-        if spec.eye_stats != "window":
+        if policy == "use" and spec.eye_stats != "window":
             raise ContractError(
                 f"The model was trained with eye_stats={spec.eye_stats!r} (event statistics "
                 "per whole clip), which a live stream cannot compute; retrain with "

@@ -40,6 +40,9 @@ class Batch:
         Gaps seen so far (on the input clock).
     timestamp_faults : sequence of float
         Stamps of backward jumps and duplicates seen so far.
+    lost_flags : frozenset of str
+        ``eeg_lost`` / ``eye_lost`` while that stream has been away longer than the user's
+        limit; the pipeline puts them on every prediction meanwhile.
     """
 
     eeg: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
@@ -53,6 +56,7 @@ class Batch:
     eeg_gaps: Sequence[tuple[float, float]] = ()
     gaze_gaps: Sequence[tuple[float, float]] = ()
     timestamp_faults: Sequence[float] = ()
+    lost_flags: frozenset = frozenset()
 
 
 @dataclass(frozen=True)

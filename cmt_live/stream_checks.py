@@ -17,8 +17,9 @@ returns what may go in, plus counts of what was wrong (LSL.md §6):
   nominal periods; for an irregular or jittery one (gaze) above ``gap_s`` (default 0.5 s).
   Each gap is recorded as ``(t_last_before, t_first_after)`` in LSL seconds.
 - **Non-finite samples** pass through (the windows decide what to do) but are counted.
-- **Effective rate**: samples per second that *arrived* over the last ``rate_window_s``
-  (default 5 s) of the caller's clock, so it falls to 0 while a stream is silent.
+- **Effective rate**: samples per second *stamped* within the last ``rate_window_s`` (default
+  5 s) of the caller's clock, so it falls to 0 while a stream is silent and a start-up backlog
+  pulled at once counts over the time it covers, not as one burst (it read 22,249 Hz).
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ class TimestampChecker:
             self.gap_threshold_s = float(gap_s)
         self.offset_limit_s = float(offset_limit_s)
         self.rate_window_s = float(rate_window_s)
-        self._arrivals: deque[tuple[float, int]] = deque()
-        self._t_first_arrival: float | None = None
+        self._arrivals: deque[np.ndarray] = deque()  # accepted stamps, one array per chunk
+        self._t_first_stamp: float | None = None
         self.last_timestamp: float | None = None
         self.gaps: deque[tuple[float, float]] = deque(maxlen=max_gaps)
         self.n_gaps = 0
@@ -167,7 +168,7 @@ class TimestampChecker:
             )
         n = ts.shape[0]
         if n == 0:
-            self._note_arrival(now, 0)
+            self._note_arrival(now)
             return CheckResult(data, ts)
         # A sample is kept when its stamp exceeds every stamp accepted before it. The running
         # maximum makes that one vectorised comparison.
@@ -218,35 +219,32 @@ class TimestampChecker:
             n_nonfinite = int(np.count_nonzero(~np.isfinite(data).all(axis=1)))
         self.n_nonfinite += n_nonfinite
         self.n_samples += int(ts.size)
-        self._note_arrival(now, int(ts.size))
+        self._note_arrival(now, ts)
         return CheckResult(data, ts, n_back, n_dup, n_off, n_nonfinite, tuple(gaps), faults)
 
-    def _note_arrival(self, now: float, n: int) -> None:
-        if self._t_first_arrival is None and n:
-            self._t_first_arrival = now
-        if n:
-            self._arrivals.append((now, n))
-        while self._arrivals and self._arrivals[0][0] <= now - self.rate_window_s:
+    def _note_arrival(self, now: float, ts: np.ndarray | None = None) -> None:
+        if ts is not None and ts.size:
+            if self._t_first_stamp is None:
+                self._t_first_stamp = float(ts[0])
+            self._arrivals.append(ts.copy())
+        while self._arrivals and self._arrivals[0][-1] <= now - self.rate_window_s:
             self._arrivals.popleft()
 
     def effective_rate(self, now: float) -> float:
-        """Samples per second accepted over the last ``rate_window_s`` (0 before any sample).
+        """Samples per second stamped within the last ``rate_window_s`` (0 before any sample).
 
-        Over the first seconds the span is the time since the first arrival, so the estimate
-        is not diluted by the empty time before the stream started.
+        Over the first seconds the span starts at the first sample's stamp, so the estimate is
+        not diluted by the empty time before the stream started, and samples that waited in
+        the inlet before the first pull count over the time they cover.
         """
-        self._note_arrival(now, 0)
-        if self._t_first_arrival is None:
+        self._note_arrival(now)
+        if self._t_first_stamp is None:
             return 0.0
-        span = min(self.rate_window_s, now - self._t_first_arrival)
-        total = sum(k for _, k in self._arrivals)
-        if span <= 0:
+        lo = max(now - self.rate_window_s, self._t_first_stamp)
+        if now - lo <= 0:
             return 0.0
-        # The first arrival's samples were produced before it; count them over one more
-        # chunk interval so a young stream does not read high.
-        if span < self.rate_window_s and len(self._arrivals) > 1:
-            total -= self._arrivals[0][1]
-        return total / span
+        total = sum(int(np.count_nonzero(a > lo)) for a in self._arrivals)
+        return total / (now - lo)
 
     def note_gap(self, t0: float, t1: float) -> None:
         """Record a gap found elsewhere (e.g. the watchdog's outage span), LSL seconds."""

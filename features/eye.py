@@ -169,14 +169,15 @@ def _window_core(t, x, y, p1, p2, ok, t_start: float, window_s: float):
     t_end = t_start + window_s
     ev, valid_time = detect_in_range(t, x, y, ok, t_start, t_end)
     pupil = _pupil_features(t, (p1, p2), ok, t_start, window_s)
-    out[0:4] = pupil[:, :2].ravel()  # pupil1 mean, std, pupil2 mean, std
+    # Column order: EYE_FEATURE_NAMES (SEED-IV's rows, blink duration at 22-23).
+    out[0:4] = pupil[:, :2].T.ravel()  # pupil1 mean, pupil2 mean, pupil1 std, pupil2 std
     out[4:12] = pupil[:, 2:].ravel()  # pupil1 DE x 4, pupil2 DE x 4
-    out[12:14] = _mean_std(ev.fixation_dispersion_x_deg)
-    out[14:16] = _mean_std(ev.fixation_dispersion_y_deg)
+    out[[12, 14]] = _mean_std(ev.fixation_dispersion_x_deg)
+    out[[13, 15]] = _mean_std(ev.fixation_dispersion_y_deg)
     out[16:18] = _mean_std(ev.fixation_duration_ms)
-    out[18:20] = _mean_std(ev.blink_duration_ms)
-    out[20:22] = _mean_std(ev.saccade_duration_ms)
-    out[22:24] = _mean_std(ev.saccade_amplitude_deg)
+    out[[18, 20]] = _mean_std(ev.saccade_duration_ms)
+    out[[19, 21]] = _mean_std(ev.saccade_amplitude_deg)
+    out[22:24] = _mean_std(ev.blink_duration_ms)
     out[_N_PER_WINDOW:] = _event_stats(ev, window_s)
     coverage = min(max(valid_time / window_s, 0.0), 1.0)
     return out, coverage

@@ -14,8 +14,87 @@ from .config import ModelConfig
 from .jsonsafe import jsonable
 
 FORMAT = "cmt-live-model"
-FORMAT_VERSION = 1
+#: 2 added ``feature_source``. A version-1 reader would ignore that field and feed a release's
+#: eye columns to the model live, so version-2 files are refused by it ("upgrade cmt-live").
+FORMAT_VERSION = 2
+#: Versions this cmt-live reads (1: before feature provenance; see :func:`v1_feature_source`).
+READABLE_VERSIONS = (1, 2)
 NORM_KEYS = ("eeg_mean", "eeg_std", "eye_mean", "eye_std")
+
+#: Where a modality's training features came from (``ModelContract.feature_source``):
+#: ``computed`` by ``features/`` from raw samples under the contract's spec (simulated data,
+#: ``cmt-dataset``); ``events`` computed by ``features/`` with our definitions from a tracker's
+#: own event tables (SEED-V's ``Eye_raw``; some columns absent, see ``eye_absent``);
+#: ``release`` taken from a published release whose definitions differ or are unpublished
+#: (SEED-V's npz without our spec); ``unknown``: a version-1 file that does not say.
+COMPUTED, EVENTS, RELEASE, UNKNOWN = "computed", "events", "release", "unknown"
+FEATURE_SOURCES = (COMPUTED, EVENTS, RELEASE, UNKNOWN)
+#: Sources whose numbers live use reproduces (the others are masked live unless overridden).
+LIVE_SOURCES = (COMPUTED, EVENTS)
+MODALITIES = ("eeg", "eye")
+
+
+def default_feature_source() -> dict:
+    """Both modalities computed by ``features/``, no absent eye column."""
+    return {"eeg": COMPUTED, "eye": COMPUTED, "eye_absent": []}
+
+
+def v1_feature_source(provenance: Mapping) -> dict:
+    """The feature source of a version-1 model file, which did not record one.
+
+    ``cmt-train`` wrote ``provenance["feature_spec_source"]``: the ``cmt_sim.json`` it read
+    (features computed by ``features/``), or ``"assumed: SEED-V released features ..."``
+    when there was none (the release: both modalities ``release``). Without that key (a model
+    exported by hand or by an older tool) nothing is known, so both are ``unknown``, which live
+    use treats as ``release``: the safe default, since trusting foreign eye columns gives
+    confident predictions from features that mean something else, while masking them gives an
+    EEG-only prediction that says so (and ``--trust-release-eye-features`` or a re-export
+    restores the eye).
+    """
+    src = provenance.get("feature_spec_source") if isinstance(provenance, Mapping) else None
+    if isinstance(src, str) and src:
+        kind = RELEASE if src.startswith("assumed") else COMPUTED
+    else:
+        kind = UNKNOWN
+    return {"eeg": kind, "eye": kind, "eye_absent": []}
+
+
+def check_feature_source(source: Mapping, eye_names) -> dict:
+    """``source`` validated and normalised (a plain dict with the three keys).
+
+    Raises
+    ------
+    ValueError
+        Unknown keys or values, or absent eye columns that are not eye feature names.
+    """
+    if not isinstance(source, Mapping):
+        raise ValueError(
+            f"feature_source must be a dict like {default_feature_source()}; got "
+            f"{type(source).__name__}."
+        )
+    unknown = set(source) - {*MODALITIES, "eye_absent"}
+    if unknown:
+        raise ValueError(
+            f"feature_source has unknown keys {sorted(unknown)}; use 'eeg', 'eye' and "
+            "'eye_absent' (upgrade cmt-live if the model file is newer)."
+        )
+    out = {}
+    for m in MODALITIES:
+        v = source.get(m, COMPUTED)
+        if v not in FEATURE_SOURCES:
+            raise ValueError(
+                f"feature_source[{m!r}]={v!r} is invalid; use one of {FEATURE_SOURCES}."
+            )
+        out[m] = v
+    absent = [str(c) for c in source.get("eye_absent") or ()]
+    bad = [c for c in absent if c not in eye_names]
+    if bad:
+        raise ValueError(
+            f"feature_source['eye_absent'] names {bad[:5]}, which are not eye features of the "
+            "spec; list columns of feature_spec.eye_names."
+        )
+    out["eye_absent"] = absent
+    return out
 
 
 @dataclass(frozen=True)
@@ -40,6 +119,11 @@ class ModelContract:
     provenance : dict
         Facts: data fingerprint, fold, metrics, versions; stored as
         :func:`models.jsonsafe.jsonable` makes them (NaN and Inf become ``None``).
+    feature_source : dict
+        ``{"eeg": s, "eye": s, "eye_absent": [names]}`` with ``s`` one of
+        :data:`FEATURE_SOURCES`: where the training features of each modality came from, and
+        the eye columns the training data did not have (NaN there; live use feeds NaN too, which
+        the model file maps to the training mean). Default: both ``computed``.
     """
 
     feature_spec: FeatureSpec
@@ -48,6 +132,7 @@ class ModelContract:
     context_len: int
     config: ModelConfig
     provenance: dict = field(default_factory=dict)
+    feature_source: dict = field(default_factory=default_feature_source)
 
     def __post_init__(self) -> None:
         if not isinstance(self.feature_spec, FeatureSpec):
@@ -108,6 +193,15 @@ class ModelContract:
             )
         object.__setattr__(self, "context_len", int(L))
         object.__setattr__(self, "provenance", jsonable(dict(self.provenance or {})))
+        object.__setattr__(
+            self,
+            "feature_source",
+            check_feature_source(self.feature_source, self.feature_spec.eye_names),
+        )
+
+    def live_ready(self, modality: str) -> bool:
+        """Whether live use reproduces the training features of ``modality`` ("eeg"/"eye")."""
+        return self.feature_source[modality] in LIVE_SOURCES
 
     def to_dict(self) -> dict:
         """JSON-ready dict (arrays as lists)."""
@@ -120,6 +214,7 @@ class ModelContract:
             "context_len": self.context_len,
             "config": self.config.to_dict(),
             "provenance": self.provenance,
+            "feature_source": self.feature_source,
         }
 
     def to_json(self) -> str:
@@ -136,16 +231,13 @@ class ModelContract:
                 f"expected {FORMAT!r}); re-export the model with models.export_torchscript."
             )
         version = d.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ValueError(
                 f"Model contract format_version={version!r} is not supported (this cmt-live reads "
-                f"{FORMAT_VERSION}); upgrade cmt-live or re-export the model."
+                f"{list(READABLE_VERSIONS)}); upgrade cmt-live or re-export the model."
             )
-        missing = [
-            k
-            for k in ("feature_spec", "norm", "class_names", "context_len", "config")
-            if k not in d
-        ]
+        required = ("feature_spec", "norm", "class_names", "context_len", "config")
+        missing = [k for k in required + ("feature_source",) * (version >= 2) if k not in d]
         if missing:
             raise ValueError(f"Model contract lacks {missing}; re-export the model.")
         return cls(
@@ -155,6 +247,11 @@ class ModelContract:
             context_len=int(d["context_len"]),
             config=ModelConfig.from_dict(dict(d["config"])),
             provenance=dict(d.get("provenance") or {}),
+            feature_source=(
+                d["feature_source"]
+                if version >= 2
+                else v1_feature_source(d.get("provenance") or {})
+            ),
         )
 
     @classmethod

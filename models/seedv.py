@@ -172,10 +172,12 @@ def _read_meta(path: Path) -> dict | None:
 def load_feature_spec(data_root: str | Path):
     """The FeatureSpec of a data directory, and where it came from.
 
-    ``cmt_sim.json`` beside the data (written by ``cmt-sim dataset``) holds the spec the
-    simulator computed features with. Without it the directory is taken to be SEED-V's release,
-    whose DE features are LDS-smoothed (``FeatureSpec(smoothing="lds")``; SEEDV.md §6): a model
-    trained on them expects smoothed features live too.
+    ``cmt_sim.json`` beside the data (written by ``cmt-sim dataset`` and ``cmt-dataset``) holds
+    the spec the features were computed with. Without it the directory is taken to be SEED-V's
+    release: its DE is LDS-smoothed (``smoothing="lds"``; SEEDV.md §6) and its 9 eye event
+    statistics are per clip (``eye_stats="clip"``, as measured on SEED-IV, SEEDV.md §7b). The
+    rest of the release's definitions are unpublished, which :func:`load_feature_source`
+    records (``"release"``) so live use masks the eye input of such a model.
 
     Parameters
     ----------
@@ -201,7 +203,38 @@ def load_feature_spec(data_root: str | Path):
             raise ValueError(f"{path} holds no feature_spec object; regenerate the dataset.")
         known = set(FeatureSpec.__dataclass_fields__)
         return FeatureSpec.from_dict({k: v for k, v in spec_dict.items() if k in known}), str(path)
-    return FeatureSpec(smoothing="lds"), "assumed: SEED-V released features (LDS-smoothed DE)"
+    return (
+        FeatureSpec(smoothing="lds", eye_stats="clip"),
+        "assumed: SEED-V released features (LDS-smoothed DE, per-clip eye event statistics)",
+    )
+
+
+def load_feature_source(data_root: str | Path) -> dict:
+    """Where each modality's features in a data directory came from (the model contract's
+    ``feature_source``, :mod:`models.contract`).
+
+    ``cmt_sim.json`` present: its ``"feature_source"`` (``cmt-dataset`` writes one when the eye
+    features were derived from event tables), else both ``"computed"`` by ``features/``. Absent:
+    SEED-V's release, both ``"release"`` (definitions other than ours or unpublished).
+
+    Raises
+    ------
+    ValueError
+        ``cmt_sim.json`` is not a JSON object, or its ``feature_source`` is invalid.
+    """
+    from .contract import RELEASE, check_feature_source, default_feature_source
+
+    path = Path(data_root) / SPEC_FILE
+    meta = _read_meta(path)
+    if meta is None:
+        return {"eeg": RELEASE, "eye": RELEASE, "eye_absent": []}
+    spec, _ = load_feature_spec(data_root)
+    try:
+        return check_feature_source(
+            meta.get("feature_source", default_feature_source()), spec.eye_names
+        )
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
 
 
 def load_seedv(
@@ -284,6 +317,16 @@ def load_seedv(
         complete = not (read_spec_file(root) or {}).get("partial", False)
     trials: list[Trial] = []
     issues: list[str] = []
+    # Eye columns the dataset says it lacks (event-derived eye features) are NaN by design.
+    absent = load_feature_source(root)["eye_absent"]
+    eye_ok = np.ones(N_EYE_FEATURES, dtype=bool)
+    if absent:
+        names = load_feature_spec(root)[0].eye_names
+        eye_ok[[names.index(c) for c in absent]] = False
+        issues.append(
+            f"eye columns {absent} are absent by design (cmt_sim.json feature_source): NaN, "
+            "read as the training mean."
+        )
     for s in wanted:
         eeg, eeg_lab, eeg_issues = read_feature_file(
             dirs["EEG"] / f"{s}_123.npz", N_EEG_FEATURES, complete
@@ -322,7 +365,7 @@ def load_seedv(
                 logger.warning(msg)
                 issues.append(msg)
                 continue
-            for what, x in (("EEG", x_eeg), ("eye", x_eye)):
+            for what, x in (("EEG", x_eeg), ("eye", x_eye[:, eye_ok])):
                 n_bad = int(x.size - np.count_nonzero(np.isfinite(x)))
                 if n_bad:
                     msg = f"{where}: {n_bad} non-finite {what} feature values (NaN/Inf)."

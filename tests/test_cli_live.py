@@ -73,15 +73,28 @@ def stop(proc):
         return proc.communicate()
 
 
-def wait_predictions(path, n, timeout_s=40.0):
+def wait_rows(path, ready, what, timeout_s=60.0):
+    """Poll the log until ``ready(rows)`` holds; returns the rows (generous deadline)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if path.exists():
-            rows = [r for r in read_log(path) if r["kind"] == "prediction"]
-            if len(rows) >= n:
-                return rows
+        try:
+            rows = read_log(path)
+        except (FileNotFoundError, ValueError):  # not created yet / a line half written
+            rows = []
+        if rows and ready(rows):
+            return rows
         time.sleep(0.2)
-    raise AssertionError(f"fewer than {n} predictions in {path} after {timeout_s} s")
+    raise AssertionError(f"no {what} in {path} after {timeout_s} s")
+
+
+def wait_predictions(path, n, timeout_s=60.0):
+    rows = wait_rows(
+        path,
+        lambda rows: sum(r["kind"] == "prediction" for r in rows) >= n,
+        f"{n} predictions",
+        timeout_s,
+    )
+    return [r for r in rows if r["kind"] == "prediction"]
 
 
 def test_happy_path_then_sigterm_leaves_a_complete_log(tmp_path, model_file):
@@ -102,6 +115,10 @@ def test_happy_path_then_sigterm_leaves_a_complete_log(tmp_path, model_file):
     )
     try:
         seen = wait_predictions(log, 4)
+        # The simulator may push its first marker before the marker inlet connects; the
+        # next clip's marker follows within seconds (short clips): wait for one, on a loaded
+        # machine too, instead of assuming it arrived.
+        wait_rows(log, lambda rows: any(r["kind"] == "marker" for r in rows), "marker row")
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=20)  # one signal: stop() would send a second
         assert proc.returncode == 0, err[-2000:]

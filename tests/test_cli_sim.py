@@ -157,6 +157,33 @@ def test_stream_publishes_eeg_gaze_markers_and_stops_on_sigterm():
 
 
 @pytest.mark.lsl
+def test_a_marker_consumer_that_connects_mid_clip_gets_the_clips_marker():
+    import pylsl
+
+    prefix = f"m{uuid.uuid4().hex[:8]}-"
+    proc = _start(prefix, "--trial-s", "60", "--duration", "60")
+    try:
+        found = pylsl.resolve_byprop("name", prefix + "Markers", minimum=1, timeout=15.0)
+        assert len(found) == 1
+        time.sleep(1.5)  # the clip's marker went out before anyone listened
+        inlet = pylsl.StreamInlet(found[0])
+        inlet.open_stream(timeout=5.0)
+        t_open = pylsl.local_clock()
+        got = []
+        deadline = time.monotonic() + 10.0
+        while not got and time.monotonic() < deadline:
+            sample, t = inlet.pull_sample(timeout=0.2)
+            if sample is not None:
+                got.append((sample[0], t))
+        assert len(got) == 1, "the current clip's marker was not resent to the new consumer"
+        label, t = got[0]
+        assert label in CLASS_NAMES and t < t_open - 1.0  # its original stamp, not a new one
+        inlet.close_stream()
+    finally:
+        _reap(proc)
+
+
+@pytest.mark.lsl
 def test_stream_duration_stops_cleanly():
     proc = _start(f"d{uuid.uuid4().hex[:8]}-", "--duration", "2", "--speed", "8")
     try:

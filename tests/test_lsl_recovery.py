@@ -6,13 +6,17 @@ with a threshold is exact and the expected times are the thresholds themselves.
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from cmt_live.lsl import recovery as rec
 from cmt_live.lsl.recovery import RecoveryMachine, RecoverySettings, Step
-from cmt_live.lsl.resolve import StreamFormat, classify, format_change
+from cmt_live.lsl.resolve import StreamFormat, classify, description_change, format_change
+from cmt_live.records import StreamMeta
 
-S = RecoverySettings(stale_after_s=0.5, liblsl_recovery_s=2.0, reresolve_interval_s=0.5)
+S = RecoverySettings(
+    stale_after_s=0.5, reresolve_interval_s=0.125, reresolve_max_interval_s=0.5, lost_after_s=4.0
+)
 T0 = 10.0  # the last sample before the outage
 
 
@@ -22,11 +26,14 @@ class FakeClock:
     def __init__(self, t: float):
         self.t = t
 
-    def tick_until(self, machine, t_end, *, dt=0.125, queued=False, on_resolve=None):
-        """Tick ``machine`` up to ``t_end`` (inclusive); returns ``[(t, step), ...]``."""
+    def tick_until(self, machine, t_end, *, dt=0.125, on_resolve=None):
+        """Tick ``machine`` up to ``t_end`` (inclusive); returns ``[(t, step), ...]``.
+
+        ``on_resolve``: ``(outcome, detail)`` answered to every re-resolution, at once.
+        """
         steps = []
         while self.t <= t_end:
-            step = machine.tick(self.t, queued=queued)
+            step = machine.tick(self.t)
             steps.append((self.t, step))
             if step.reresolve and on_resolve is not None:
                 steps.append((self.t, machine.resolved(self.t, *on_resolve)))
@@ -34,8 +41,8 @@ class FakeClock:
         return steps
 
 
-def _machine(recoverable, *, settings=S):
-    m = RecoveryMachine(settings, t=0.0, recoverable=recoverable)
+def _machine(settings=S):
+    m = RecoveryMachine(settings, t=0.0)
     assert m.data(T0) == Step(rec.CONNECTED)
     return m
 
@@ -48,170 +55,139 @@ def _resolve_times(steps):
     return [t for t, step in steps if step.reresolve]
 
 
-def test_silence_before_the_first_sample_is_stale_but_holds_nothing():
-    m = RecoveryMachine(S, t=0.0, recoverable=True)
-    m.begin(1.0)  # a late start() is not an outage
-    assert m.tick(1.25, queued=False) == Step(rec.CONNECTED)
-    step = m.tick(1.5, queued=True)
-    assert step.status == rec.STALE and [e[0] for e in step.events] == ["stale"]
-    # The first samples are fed at once, not held for a check of who sent them.
-    assert not m.needs_check and not step.reresolve
-    assert m.data(1.625).events == (("connected", "samples flow again after 0.62 s", 1.625),)
-    # After data have flowed, the same silence holds queued data until identified.
-    m.tick(2.125, queued=True)
-    assert m.needs_check
-
-
-def test_stale_after_stale_after_s_without_data_once():
-    m = _machine(recoverable=True)
-    steps = FakeClock(T0).tick_until(m, T0 + 1.5)
-    assert [(t, s.status) for t, s in steps if s.events] == [(10.5, rec.STALE)]
-    assert _events(steps) == [("stale", "no sample for 0.50 s (limit 0.5 s)", 10.5)]
-    assert all(s.status == rec.CONNECTED for t, s in steps if t < 10.5)
-    assert all(s.status == rec.STALE and not s.reresolve for t, s in steps if t >= 10.5)
-    assert m.t_outage == T0
+def test_stale_after_stale_after_s_once_and_a_reresolution_at_once():
+    m = _machine()
+    steps = FakeClock(T0).tick_until(m, 10.5)
+    assert all(s == Step(rec.CONNECTED) for t, s in steps if t < 10.5)
+    _, last = steps[-1]
+    assert last == Step(
+        rec.RECOVERING, (("stale", "no sample for 0.50 s (limit 0.5 s)", 10.5),), rec.RESOLVE
+    )
+    assert m.t_outage == T0 and m.n_resolves == 1
 
 
 def test_a_late_start_is_not_an_outage():
-    m = RecoveryMachine(S, t=0.0, recoverable=True)
+    m = RecoveryMachine(S, t=0.0)
     m.begin(100.0)
     assert m.tick(100.375) == Step(rec.CONNECTED)
-    assert m.tick(100.5).status == rec.STALE
+    assert m.tick(100.5).status == rec.RECOVERING
 
 
-def test_data_ends_the_outage_with_one_event_and_its_length():
-    m = _machine(recoverable=True)
-    FakeClock(T0).tick_until(m, 11.0)
-    assert m.tick(11.25, queued=True).reresolve  # recoverable: data are checked first
-    assert m.resolved(11.25, rec.SAME) == Step(rec.RECOVERING)
-    step = m.data(11.25)
-    assert step == Step(rec.CONNECTED, (("connected", "samples flow again after 1.25 s", 11.25),))
-    assert m.data(11.375) == Step(rec.CONNECTED)
-    assert (m.n_recoveries, m.t_outage, m.t_last_data) == (1, None, 11.375)
-    # The next outage is timed from the new last sample.
-    assert m.tick(11.75) == Step(rec.CONNECTED)
-    assert m.tick(11.875).events == (("stale", "no sample for 0.50 s (limit 0.5 s)", 11.875),)
-
-
-def test_reresolve_cadence_while_away_without_liblsl_recovery():
-    # No source_id: liblsl cannot recover, so no grace: re-resolve as soon as stale, then every
-    # reresolve_interval_s; nothing found -> "absent", told once.
-    m = _machine(recoverable=False)
-    steps = FakeClock(T0).tick_until(m, 12.5, on_resolve=(rec.NOTHING,))
-    assert _resolve_times(steps) == [10.5, 11.0, 11.5, 12.0, 12.5]
+def test_reresolutions_back_off_to_the_cap_and_absent_is_told_once():
+    m = _machine()
+    steps = FakeClock(T0).tick_until(m, 12.5, on_resolve=(rec.NOTHING, ""))
+    # Pauses 0.125, 0.25, 0.5, then 0.5 for as long as nothing answers.
+    assert _resolve_times(steps) == [10.5, 10.625, 10.875, 11.375, 11.875, 12.375]
     assert [k for k, _, _ in _events(steps)] == ["stale", "absent"]
     assert _events(steps)[1] == ("absent", "no stream matches the pinned identity; retrying", 10.5)
     assert steps[-1][1].status == rec.ABSENT
-    assert m.n_resolves == 5
 
 
-def test_liblsl_gets_its_grace_before_a_fresh_inlet():
-    m = _machine(recoverable=True)
-    steps = FakeClock(T0).tick_until(m, 13.0, on_resolve=(rec.NOTHING,))
-    # Stale at 10.5, but the first re-resolution waits for liblsl_recovery_s after the last
-    # sample (10.0 + 2.0), then keeps the cadence.
-    assert _resolve_times(steps) == [12.0, 12.5, 13.0]
-    assert all(s.status == rec.STALE for t, s in steps if 10.5 <= t < 12.0)
-    # A new compatible outlet: open a fresh inlet (never reopen the old one).
-    step = m.tick(13.5)
-    assert step == Step(rec.ABSENT, (), rec.RESOLVE) and not m.checking
-    assert m.resolved(13.5, rec.NEW, "name='EEG' ...") == Step(rec.RECOVERING, (), rec.OPEN)
-    assert m.opened(13.5, "name='EEG' ...") == Step(
-        rec.RECOVERING, (("reconnected", "opened a fresh inlet on name='EEG' ...", 13.5),)
+def test_a_silent_outlet_that_is_still_there_keeps_its_inlet():
+    m = _machine()
+    steps = FakeClock(T0).tick_until(m, 11.5, on_resolve=(rec.SAME, "d"))
+    assert all(s.action != rec.OPEN for _, s in steps)
+    assert steps[-1][1].status == rec.STALE
+    assert [k for k, _, _ in _events(steps)] == ["stale"]  # no event for "still there"
+    assert m.data(11.625).events == (("connected", "samples flow again after 1.62 s", 11.625),)
+    assert m.n_recoveries == 1 and m.t_outage is None
+
+
+def test_a_new_outlet_gets_a_fresh_inlet_then_data_end_the_outage():
+    m = _machine()
+    FakeClock(T0).tick_until(m, 10.875, on_resolve=(rec.NOTHING, ""))
+    assert m.tick(11.375).reresolve
+    assert m.resolved(11.375, rec.NEW, "name='EEG'") == Step(rec.ABSENT, (), rec.OPEN)
+    assert m.opened(11.375, "name='EEG'") == Step(
+        rec.RECOVERING, (("reconnected", "opened a fresh inlet on name='EEG'", 11.375),)
     )
+    step = m.data(11.5)
+    assert step == Step(rec.CONNECTED, (("connected", "samples flow again after 1.50 s", 11.5),))
+    # The backoff starts again from the first pause at the next outage.
+    steps = FakeClock(11.5).tick_until(m, 12.5, on_resolve=(rec.NOTHING, ""))
+    assert _resolve_times(steps) == [12.0, 12.125, 12.375]
 
 
-def test_lost_inlet_reresolves_without_grace():
-    m = _machine(recoverable=True)
+def test_lost_inlet_reresolves_at_once_and_reopens_even_on_the_same_outlet():
+    m = _machine()
     step = m.lost(10.25)
     assert step == Step(
         rec.RECOVERING, (("recovering", "stream lost (LostError); re-resolving", 10.25),)
     )
     assert not m.has_inlet and m.t_outage == 10.25
-    steps = FakeClock(10.25).tick_until(m, 11.5, on_resolve=(rec.NOTHING,))
-    assert _resolve_times(steps) == [10.5, 11.0, 11.5]  # from stale_after_s on, no grace
-    assert [k for k, _, _ in _events(steps)] == ["absent"]  # no "stale" on top of "lost"
-    assert m.data(11.625).events == (("connected", "samples flow again after 1.38 s", 11.625),)
+    assert m.tick(10.25).reresolve  # no waiting for staleness
+    # The outlet is still advertised but our connection is gone: a fresh inlet on it.
+    assert m.resolved(10.25, rec.SAME, "d").action == rec.OPEN
+    m.opened(10.25, "d")
+    assert m.has_inlet
 
 
-def test_queued_data_after_an_outage_wait_for_the_check():
-    m = _machine(recoverable=True)
-    clock = FakeClock(T0)
-    clock.tick_until(m, 10.875)
-    assert m.needs_check
-    with pytest.raises(RuntimeError, match="needs_check"):
-        m.data(11.0)
-    # Data queued at 11.0: checked at once (inside liblsl's grace), then every interval.
-    steps = clock.tick_until(m, 12.0, queued=True, on_resolve=(rec.NOTHING,))
-    assert _resolve_times(steps) == [11.0, 11.5, 12.0]
-    assert m.needs_check and m.checking is False
-    # The same outlet answers: a pause; the data may be fed.
-    assert m.tick(12.5, queued=True).reresolve and m.checking
-    assert m.resolved(12.5, rec.SAME) == Step(rec.RECOVERING)
-    assert not m.needs_check
-    assert m.data(12.5).events == (("connected", "samples flow again after 2.50 s", 12.5),)
+def test_a_failed_open_is_retried_after_a_pause():
+    m = _machine()
+    m.lost(10.25)
+    assert m.tick(10.25).reresolve
+    assert m.resolved(10.25, rec.NEW, "d").action == rec.OPEN
+    step = m.open_failed(10.5, "no answer within 2 s")
+    assert step == Step(rec.RECOVERING, (("recovering", "no answer within 2 s", 10.5),))
+    assert not m.tick(10.5).reresolve and m.tick(10.625).reresolve
 
 
-def test_queued_data_from_a_new_compatible_outlet_are_adopted():
-    m = _machine(recoverable=True)
-    FakeClock(T0).tick_until(m, 10.5)
-    assert m.tick(11.0, queued=True).reresolve
-    step = m.resolved(11.0, rec.NEW, "name='EEG' rate=200 Hz")
-    assert step == Step(
-        rec.RECOVERING,
-        (("reconnected", "liblsl moved the inlet to a new outlet: name='EEG' rate=200 Hz", 11.0),),
-        rec.ADOPT,
-    )
-    assert not m.needs_check and m.data(11.0).status == rec.CONNECTED
-
-
-def test_refused_outlet_drops_the_inlet_and_is_told_once():
-    m = _machine(recoverable=True)
-    FakeClock(T0).tick_until(m, 10.5)
-    assert m.tick(11.0, queued=True).reresolve
+def test_refused_stream_is_a_status_told_once_and_the_right_one_is_taken_later():
+    m = _machine()
     why = "came back with a nominal rate of 100 Hz instead of 200 Hz; ..."
-    step = m.resolved(11.0, rec.REFUSED, why)
-    assert step == Step(rec.RECOVERING, (("refused", why, 11.0),), rec.DROP)
-    assert not m.has_inlet and not m.needs_check
-    # No inlet any more: no grace; the same refusal at every attempt is not told again.
-    steps = FakeClock(11.125).tick_until(m, 12.5, on_resolve=(rec.REFUSED, why))
-    assert _resolve_times(steps) == [11.125, 11.625, 12.125]
-    assert _events(steps) == [] and all(s.action != rec.DROP for _, s in steps)
-    # Once the right stream is back, a fresh inlet; its first data are checked at once.
-    assert m.tick(12.625).reresolve
-    assert m.resolved(12.625, rec.NEW, "d").action == rec.OPEN
-    m.opened(12.625, "d")
-    assert m.needs_check and m.tick(12.75, queued=True).reresolve
-    assert m.resolved(12.75, rec.SAME) == Step(rec.RECOVERING)
-    assert m.data(12.75).status == rec.CONNECTED
+    steps = FakeClock(T0).tick_until(m, 11.5, on_resolve=(rec.REFUSED, why))
+    assert steps[-1][1].status == rec.REFUSED
+    assert [e for e in _events(steps) if e[0] == "refused"] == [("refused", why, 10.5)]
+    assert all(s.action != rec.OPEN for _, s in steps)
+    # The right stream comes back: a fresh inlet, and its data end the outage.
+    assert m.tick(11.875).reresolve
+    assert m.resolved(11.875, rec.NEW, "d").action == rec.OPEN
+    assert m.opened(11.875, "d").status == rec.RECOVERING
+    assert m.data(12.0).status == rec.CONNECTED
 
 
-def test_unrecoverable_inlet_is_kept_on_refusal():
-    m = _machine(recoverable=False)
-    assert m.tick(10.5).reresolve
-    assert m.resolved(10.5, rec.REFUSED, "why").action is None and m.has_inlet
+def test_an_outage_longer_than_lost_after_s_is_told_once_and_recovery_goes_on():
+    m = _machine()
+    steps = FakeClock(T0).tick_until(m, 16.0, on_resolve=(rec.NOTHING, ""))
+    lost = [(t, s) for t, s in steps if any(e[0] == "lost" for e in s.events)]
+    assert len(lost) == 1 and lost[0][0] == 14.0  # last sample at 10.0 + 4.0
+    assert lost[0][1].events[-1] == (
+        "lost",
+        "stream away for 4.0 s (limit 4 s); still trying to reconnect",
+        14.0,
+    )
+    assert m.is_lost and all(s.status == rec.LOST for t, s in steps if t >= 14.0)
+    assert max(_resolve_times(steps)) >= 15.5  # still re-resolving after the loss
+    m.opened(16.0, "d")
+    assert m.status == rec.LOST  # "lost" until data flow
+    assert m.data(16.125).events == (("connected", "samples flow again after 6.12 s", 16.125),)
+    assert not m.is_lost and m.status == rec.CONNECTED
+    # A later outage is judged on its own length.
+    steps = FakeClock(16.25).tick_until(m, 19.0, on_resolve=(rec.NOTHING, ""))
+    assert not m.is_lost and "lost" not in [k for k, _, _ in _events(steps)]
+
+
+def test_no_limit_never_loses():
+    m = _machine(RecoverySettings(stale_after_s=0.5))
+    steps = FakeClock(T0).tick_until(m, 100.0, dt=0.5, on_resolve=(rec.NOTHING, ""))
+    assert "lost" not in [k for k, _, _ in _events(steps)] and m.status == rec.ABSENT
 
 
 def test_each_transition_event_is_emitted_exactly_once():
-    m = _machine(recoverable=True)
+    m = _machine()
     clock = FakeClock(T0)
-    steps = clock.tick_until(m, 13.0, on_resolve=(rec.NOTHING,))
-    steps += clock.tick_until(m, 14.0, on_resolve=(rec.AMBIGUOUS, "2 new streams match"))
-    steps += clock.tick_until(m, 15.0, on_resolve=(rec.NOTHING,))
-    steps += clock.tick_until(m, 15.125, queued=True, on_resolve=(rec.SAME,))
-    steps.append((15.125, m.data(15.125)))
-    tail = FakeClock(15.125).tick_until(m, 18.0, on_resolve=(rec.SAME,))
-    assert _resolve_times(tail) == [17.125, 17.625]  # liblsl's grace after the last sample
-    steps += tail
+    steps = clock.tick_until(m, 11.0, on_resolve=(rec.NOTHING, ""))
+    steps += clock.tick_until(m, 12.0, on_resolve=(rec.AMBIGUOUS, "2 new streams match"))
+    steps += clock.tick_until(m, 13.0, on_resolve=(rec.NOTHING, ""))
+    steps.append((13.0, m.data(13.0)))
+    steps += FakeClock(13.125).tick_until(m, 14.0, on_resolve=(rec.SAME, ""))
     kinds = [k for k, _, _ in _events(steps)]
-    assert kinds == ["stale", "absent", "recovering", "absent", "connected", "stale"]
+    assert kinds == ["stale", "absent", "recovering", "connected", "stale"]
     assert Counter(kinds)["connected"] == m.n_recoveries == 1
-    # Still there but silent -> "stale" again after each re-resolution, without an event.
-    assert steps[-1][1].status == rec.STALE
 
 
 def test_failed_reader_is_absent_with_an_error_event():
-    m = _machine(recoverable=True)
+    m = _machine()
     assert m.failed(10.25, "OSError()") == Step(
         rec.ABSENT, (("error", "reader thread stopped: OSError()", 10.25),)
     )
@@ -220,12 +196,14 @@ def test_failed_reader_is_absent_with_an_error_event():
 def test_settings_and_outcomes_are_checked():
     with pytest.raises(ValueError, match=r"stale_after_s must be > 0 s; got 0"):
         RecoverySettings(stale_after_s=0)
-    with pytest.raises(ValueError, match=r"liblsl_recovery_s must be >= 0 s; got -1"):
-        RecoverySettings(stale_after_s=1, liblsl_recovery_s=-1)
     with pytest.raises(ValueError, match=r"reresolve_interval_s must be > 0 s; got 0"):
         RecoverySettings(stale_after_s=1, reresolve_interval_s=0)
+    with pytest.raises(ValueError, match=r"reresolve_max_interval_s must be >= .*got 0.1"):
+        RecoverySettings(stale_after_s=1, reresolve_interval_s=0.5, reresolve_max_interval_s=0.1)
+    with pytest.raises(ValueError, match=r"lost_after_s must be > 0 s or None; got -1"):
+        RecoverySettings(stale_after_s=1, lost_after_s=-1)
     with pytest.raises(ValueError, match=r"outcome must be one of .*; got 'maybe'"):
-        _machine(recoverable=True).resolved(1.0, "maybe")
+        _machine().resolved(1.0, "maybe")
 
 
 # --- may a stream that came back replace the old one? --------------------------------------
@@ -296,7 +274,9 @@ def _classify(found):
 
 def test_classify_what_a_reresolution_found():
     assert _classify([]) == (rec.NOTHING, "", None)
-    assert _classify([FakeInfo("new"), FakeInfo("old")]) == (rec.SAME, "", None)
+    old = FakeInfo("old")
+    outcome, detail, info = _classify([FakeInfo("new"), old])
+    assert (outcome, info) == (rec.SAME, old) and detail.startswith("name='EEG'")
     assert _classify([FakeInfo("a"), FakeInfo("b")]) == (
         rec.AMBIGUOUS,
         "2 new streams match name='EEG'; cannot pick one",
@@ -308,3 +288,26 @@ def test_classify_what_a_reresolution_found():
     new = FakeInfo("new")
     outcome, detail, info = _classify([new])
     assert (outcome, info) == (rec.NEW, new) and detail.startswith("name='EEG'")
+
+
+def _meta(labels, units):
+    return StreamMeta(
+        name="EEG",
+        type="EEG",
+        source_id="sid",
+        hostname="h",
+        sfreq=200.0,
+        ch_names=tuple(labels),
+        units=tuple(units),
+    )
+
+
+def test_description_change_judges_labels_and_units():
+    old = _meta(["Fp1", "Cz"], ["microvolts"] * 2)
+    uv = np.full(2, 1e-6)
+    assert description_change(old, _meta(["Fp1", "Cz"], ["uV"] * 2), uv, uv) is None
+    msg = description_change(old, _meta(["Fp1", "Pz"], ["uV"] * 2), uv, uv)
+    assert msg.startswith("came back with other channel labels ('Cz' -> 'Pz'); its data are")
+    msg = description_change(old, _meta(["Fp1", "Cz"], ["V"] * 2), uv, np.ones(2))
+    assert msg.startswith("came back with other units (['V', 'V'] instead of ['microvolts',")
+    assert "Restart the source as it was" in msg

@@ -18,7 +18,7 @@ from apps.theme import CLASS_COLORS
 from apps.topomap import Topomap, channel_positions_2d, interpolation_matrix
 from cmt_live.records import FeatureFrame, Flag, StreamHealth
 from cmt_live.sinks import Sink
-from features.constants import SEEDV_CHANNELS
+from features.constants import EYE_FEATURE_NAMES, SEEDV_CHANNELS
 from features.seedv import CLASS_NAMES
 
 
@@ -157,8 +157,8 @@ def test_state_keeps_health_rows_gaps_events_markers_and_the_end():
     assert state.health_rows["Gaze"].status == "stale"
     assert state.gaps == [("Gaze", 1.5, 3.0)]
     assert state.t_last == 3.0
-    line = "     2.0 s  [stale] Gaze: no sample for 0.5 s"
-    assert state.take_new_events() == [line]
+    lines = ["     0.0 s  [marker] Sad", "     2.0 s  [stale] Gaze: no sample for 0.5 s"]
+    assert [str(e) for e in state.take_new_events()] == lines
     assert state.take_new_events() == []
     assert state.take_new_markers() == [(0.0, "Sad")]
     assert not state.finished
@@ -170,7 +170,7 @@ def test_state_keeps_health_rows_gaps_events_markers_and_the_end():
 def test_state_pupil_means_take_the_pupil_columns_and_break_at_invalid_eye_windows():
     sink, state = QtSink(), MonitorState(history_s=60)
     eye = np.full(33, 9.0)
-    eye[:4] = [3.0, 9.0, 4.0, 9.0]  # pupil1_mean, pupil1_std, pupil2_mean, pupil2_std
+    eye[[EYE_FEATURE_NAMES.index(f"pupil{i}_mean") for i in (1, 2)]] = [3.0, 4.0]
     for i, eye_valid in enumerate([True, False]):
         frame = FeatureFrame(t_end=300.0 + i, eeg=np.zeros(310), eye=eye, eeg_valid=True,
                              eye_valid=eye_valid)  # fmt: skip
@@ -258,6 +258,10 @@ def test_topomap_image_shape_mask_and_range():
     img = topo.image(values)
     assert img.shape == (32, 32)
     assert np.isnan(img[0, 0]) and np.isfinite(img[16, 16])  # corner outside, centre inside
+    g = np.linspace(-topo.extent, topo.extent, 32)
+    r = np.hypot(*np.meshgrid(g, g, indexing="ij"))
+    assert np.isnan(img[r > 1.0]).all()  # clipped to the head outline
+    assert np.isfinite(img[r < 0.95]).all()
     # Interpolation stays within the data range (convex weights).
     assert np.nanmin(img) >= values.min() - 1e-9 and np.nanmax(img) <= values.max() + 1e-9
     # Front (large y, last column) higher than back.

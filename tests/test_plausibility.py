@@ -284,7 +284,7 @@ def test_monitor_and_log_show_the_flag_and_the_fix(tmp_path, runtime, case, flag
     state.ingest(qt.drain())
     assert state.n_predictions >= 8
     assert flag in state.headline().flags
-    assert any(f"[{flag}]" in line and hint in line for line in state.take_new_events())
+    assert any(f"[{flag}]" in line and hint in line for line in map(str, state.take_new_events()))
     rows = read_log(tmp_path / "log.csv")
     preds = [r for r in rows if r["kind"] == "prediction"]
     assert len(preds) == state.n_predictions

@@ -98,9 +98,9 @@ def test_gaze_csv(tmp_path):
     assert s.ch_names == ["x", "y", "pupil_1", "pupil_2", "valid"]
     np.testing.assert_array_equal(s.data[:, 4], [1.0, 0.0])  # NaN gaze -> invalid
     bad = tmp_path / "bad.csv"
-    bad.write_text("time,x,y\n0,1,2\n")
+    bad.write_text("clock,x,y\n0,1,2\n")
     with pytest.raises(
-        ValueError, match=r"lacks gaze columns \['timestamp', 'pupil_1', 'pupil_2'\]"
+        ValueError, match=r"lacks the gaze columns \['timestamp', 'pupil_1/pupil_2'\]"
     ):
         read_gaze_csv(bad)
 

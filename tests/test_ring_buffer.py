@@ -147,6 +147,16 @@ def test_checker_gaze_gaps_in_seconds_and_rate():
         TimestampChecker(0.0, kind="eeg")
 
 
+def test_checker_rate_counts_a_start_up_backlog_over_the_time_it_covers():
+    # 3 s of 200 Hz waited in the inlet and arrive in one pull at t=3; then 0.1-s chunks.
+    c = TimestampChecker(200.0, rate_window_s=5.0)
+    c.check(np.zeros((600, 1)), np.arange(600) / 200, now=3.0)
+    assert c.effective_rate(3.0) == pytest.approx(200.0, rel=0.01)  # was 600 / one chunk
+    for i in range(1, 41):
+        c.check(np.zeros((20, 1)), 3.0 + (i - 1) * 0.1 + np.arange(1, 21) / 200, now=3.0 + i * 0.1)
+        assert c.effective_rate(3.0 + i * 0.1) == pytest.approx(200.0, rel=0.01)
+
+
 def test_dejitterer_removes_jitter_and_restarts_at_gaps():
     rng = np.random.default_rng(0)
     sfreq = 200.0

@@ -283,7 +283,7 @@ def test_load_feature_spec(tmp_path):
     from features.spec import FeatureSpec
 
     spec, source = load_feature_spec(tmp_path)
-    assert spec == FeatureSpec(smoothing="lds") and "assumed" in source
+    assert spec == FeatureSpec(smoothing="lds", eye_stats="clip") and "assumed" in source
     want = FeatureSpec(smoothing="none", window_s=2.0)
     (tmp_path / "cmt_sim.json").write_text(json.dumps({"feature_spec": want.to_dict()}))
     spec, source = load_feature_spec(tmp_path)

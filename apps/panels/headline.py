@@ -28,6 +28,8 @@ class HeadlineBar(QtWidgets.QWidget):
     ----------
     button_pause : QPushButton
         Checkable; the window connects its ``toggled`` signal.
+    button_record : QPushButton
+        Checkable, hidden unless the window has a recorder (``record`` of MonitorWindow).
     """
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -62,6 +64,12 @@ class HeadlineBar(QtWidgets.QWidget):
         layout.addLayout(info, stretch=1)
         layout.addWidget(self.label_state)
         layout.addSpacing(12)
+        # Start/stop recording (LabRecorder); hidden unless the window is given a recorder.
+        self.button_record = QtWidgets.QPushButton("● Record")
+        self.button_record.setCheckable(True)
+        self.button_record.setToolTip("Record the input streams and the predictions to XDF.")
+        self.button_record.hide()
+        layout.addWidget(self.button_record)
         layout.addWidget(self.button_pause)
         self.show_run_state(paused=False, finished=False)
 

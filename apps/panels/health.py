@@ -1,30 +1,36 @@
-"""The stream health table: one row per input, status as a word and a colour."""
+"""The stream health table: one row per input (markers included), with its full name, type and
+source, status as a word and a colour."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from apps._qt import QtCore, QtGui, QtWidgets
+from apps.state import StreamLabel
 from apps.theme import FOREGROUND, OKABE_ITO, STATUS_COLORS, UNKNOWN_STATUS_COLOR
 from cmt_live.records import StreamHealth
 
 HEALTH_COLUMNS: tuple[str, ...] = (
-    "stream",
+    "stream\ntype · source",
     "status",
-    "rate Hz\neff / nom.",
-    "clock\noffset ms",
+    "rate Hz\neff/nom",
+    "offset\nms",
     "latency\nms",
     "samples",
-    "dropped /\nts faults",
+    "dropped/\nfaults",
     "gaps",
 )
 
 
-def health_texts(h: StreamHealth) -> tuple[str, ...]:
-    """The cells of ``h``'s row, in :data:`HEALTH_COLUMNS` order."""
+def health_texts(h: StreamHealth, label: StreamLabel) -> tuple[str, ...]:
+    """The cells of ``h``'s row, in :data:`HEALTH_COLUMNS` order (a Markers row counts
+    markers; its timing columns are empty)."""
+    name = h.name + (f"\n{label.detail}" if label.detail else "")
+    if label.role == "markers":
+        return (name, h.status, "irreg.", "", "", f"{h.n_samples:d}", "", "")
     nominal = f"{h.nominal_rate:.0f}" if h.nominal_rate > 0 else "irreg."
     return (
-        h.name,
+        name,
         h.status,
         f"{h.effective_rate:.0f} / {nominal}",
         f"{h.clock_offset_s * 1e3:+.2f}",
@@ -47,8 +53,10 @@ class HealthTable(QtWidgets.QTableWidget):
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         hdr = self.horizontalHeader()
         hdr.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        hdr.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWordWrap(True)
+        self.verticalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.ResizeToContents
+        )
         self._rows: dict[str, int] = {}
 
     def _item(self, row: int, col: int) -> QtWidgets.QTableWidgetItem:
@@ -63,16 +71,18 @@ class HealthTable(QtWidgets.QTableWidget):
             self.setItem(row, col, item)
         return item
 
-    def update_health(self, health: Iterable[StreamHealth]) -> None:
-        """Show each stream's newest health; a stream seen for the first time gets a row."""
-        for h in health:
+    def update_health(self, health: Iterable[tuple[StreamHealth, StreamLabel]]) -> None:
+        """Show each stream's newest health (with its label, as
+        :meth:`apps.state.MonitorState.health_view` gives them); a new stream gets a row."""
+        for h, label in health:
             row = self._rows.get(h.name)
             if row is None:
                 row = self.rowCount()
                 self.insertRow(row)
                 self._rows[h.name] = row
-            for col, text in enumerate(health_texts(h)):
+            for col, text in enumerate(health_texts(h, label)):
                 self._item(row, col).setText(text)
+            self._item(row, 0).setToolTip(self._item(row, 0).text())
             status = self._item(row, 1)
             status.setBackground(QtGui.QColor(STATUS_COLORS.get(h.status, UNKNOWN_STATUS_COLOR)))
             status.setForeground(QtGui.QColor("#111111"))
@@ -80,11 +90,22 @@ class HealthTable(QtWidgets.QTableWidget):
             self._item(row, 6).setForeground(
                 QtGui.QColor(OKABE_ITO["vermillion"] if bad else FOREGROUND)
             )
+        self.fit_height()
+
+    def fit_height(self) -> None:
+        """Tall enough for every row: the table never hides a stream behind a scroll bar."""
+        rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        bar = self.horizontalScrollBar().sizeHint().height()
+        self.setFixedHeight(self.horizontalHeader().height() + rows + bar + 2 * self.frameWidth())
 
     @property
     def stream_names(self) -> tuple[str, ...]:
         """Streams with a row, top to bottom."""
         return tuple(self._rows)
+
+    def name_cell(self, name: str) -> str:
+        """The full text of stream ``name``'s first cell (for tests)."""
+        return self.item(self._rows[name], 0).text()
 
     def status_of(self, name: str) -> tuple[str, str]:
         """(status text, background colour name) shown for stream ``name`` (for tests)."""

@@ -51,7 +51,7 @@ class TopomapPanel:
         self.images: list[pg.ImageItem] = []
         self.range_labels: list[pg.LabelItem] = []
         widget.addLabel(
-            "DE per band, latest window  (viridis, own scale per band: low → high)",
+            "Differential entropy per band, latest window  (nats; own colour scale per band)",
             row=0,
             col=0,
             colspan=self.n_bands,
@@ -83,11 +83,22 @@ class TopomapPanel:
             self.images.append(img)
             lab = widget.addLabel("—", row=3, col=b, color=MUTED, size="8pt")
             self.range_labels.append(lab)
+        # The colour bar: the same viridis ramp for every band, from its own min to its max
+        # (the numbers under each map).
+        widget.addLabel("band min", row=4, col=0, color=MUTED, size="8pt")
+        bar_box = widget.addViewBox(row=4, col=1, colspan=self.n_bands - 2, enableMouse=False)
+        bar_box.setMenuEnabled(False)
+        bar = pg.ImageItem(self.lut[np.arange(256)][:, None, :])
+        bar.setRect(QtCore.QRectF(0, 0, 1, 1))
+        bar_box.addItem(bar)
+        bar_box.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        bar_box.setFixedHeight(12)
+        widget.addLabel("band max", row=4, col=self.n_bands - 1, color=MUTED, size="8pt")
         # The maps take the spare height; the caption rows stay at their text height.
-        for row in range(5):
+        for row in range(6):
             widget.ci.layout.setRowStretchFactor(row, 1 if row == 2 else 0)
         self.status = widget.addLabel(
-            "waiting for features", row=4, col=0, colspan=self.n_bands, color=MUTED, size="9pt"
+            "waiting for features", row=5, col=0, colspan=self.n_bands, color=MUTED, size="9pt"
         )
 
     @staticmethod
@@ -122,7 +133,7 @@ class TopomapPanel:
             if not valid:
                 rgba[..., 3] = np.where(finite, 70, 0)  # faded: this window's EEG is unusable
             self.images[b].setImage(rgba, autoLevels=False, levels=None)
-            self.range_labels[b].setText(f"{lo:.2f} … {hi:.2f}")
+            self.range_labels[b].setText(f"{lo:.2f} … {hi:.2f} nats")
         self.status.setText(
             f"window ending at {t_rel:.1f} s" + ("" if valid else "  —  EEG invalid (faded)")
         )

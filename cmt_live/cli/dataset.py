@@ -1,7 +1,14 @@
 """``cmt-dataset``: recorded sessions -> a SEED-V-layout training directory for ``cmt-train``.
 
-Example: ``cmt-dataset --out mydata s01.xdf:1:1 s01b.xdf:1:2 s02.xdf:2:1``
-(``FILE:SUBJECT:SESSION``; see :mod:`cmt_live.io.to_seedv` for how trials are found).
+Examples::
+
+    cmt-dataset --out mydata s01.xdf:1:1 s01b.xdf:1:2 s02.xdf:2:1
+    cmt-dataset --out mydata s01.cnt+s01.asc:1:1 --seedv-times trial_start_end_timestamp.txt
+    cmt-dataset --out seedv_de --seedv-raw /data/SEED-V --subjects 1,2
+
+``FILE:SUBJECT:SESSION`` (an XDF file, or ``EEG+GAZE``; see :mod:`cmt_live.io.to_seedv` for how
+trials are found); ``--seedv-raw``: SEED-V's ``EEG_raw/*.cnt`` with its clip times (our DE,
+no eye features; :mod:`cmt_live.io.seedv_raw`).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cmt_live._logging import set_log_level
+from cmt_live.cli.common import add_logging_args, apply_logging, parser
 from cmt_live.cli.errors import EXIT_INTERRUPTED, USER_ERRORS, one_line
 
 
@@ -31,21 +38,71 @@ def _session(text: str) -> tuple[Path, int, int]:
     return path, subject, session
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="cmt-dataset", description=__doc__.split("\n\n")[0])
-    p.add_argument("sessions", nargs="+", type=_session, metavar="FILE:SUBJECT:SESSION")
-    p.add_argument("--out", required=True, type=Path, help="output directory")
+def _subjects(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--subjects {text!r} is not like 1,2,5.") from err
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cmt_live.io.options import add_recording_options
+
+    p = parser("cmt-dataset", __doc__.split("\n\n")[0].split(": ", 1)[1])
+    p.add_argument(
+        "sessions",
+        nargs="*",
+        type=_session,
+        metavar="FILE:SUBJECT:SESSION",
+        help="a recording (XDF with EEG, Gaze and emotion Markers), its subject and session",
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
     p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
-    p.add_argument("--log-level", default="WARNING")
+    p.add_argument(
+        "--seedv-raw",
+        type=Path,
+        metavar="DIR",
+        help="SEED-V folder with EEG_raw/ and trial_start_end_timestamp.txt",
+    )
+    p.add_argument(
+        "--subjects", type=_subjects, metavar="LIST", help="with --seedv-raw: subjects (1,2,5)"
+    )
+    p.add_argument(
+        "--seedv-times",
+        type=Path,
+        metavar="TXT",
+        help="trial times for sessions whose files carry no markers",
+    )
+    add_logging_args(p)
+    add_recording_options(p, gaze=False)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
-    set_log_level(args.log_level.upper())
+    apply_logging(args)
+    if bool(args.sessions) == bool(args.seedv_raw):
+        p.error("give FILE:SUBJECT:SESSION arguments or --seedv-raw DIR (one of the two).")
     if (args.out / "EEG_DE_features").exists() and not args.force:
         print(f"cmt-dataset: {args.out} already holds a dataset; pass --force.", file=sys.stderr)
         return 2
-    from cmt_live.io.to_seedv import build_dataset_from_recordings
+    from cmt_live.io.options import recording_options
 
     try:
-        meta = build_dataset_from_recordings(args.out, args.sessions)
+        options = recording_options(args)
+        if args.seedv_raw:
+            from cmt_live.io.seedv_raw import build_dataset_from_seedv_raw
+
+            meta = build_dataset_from_seedv_raw(
+                args.out, args.seedv_raw, subjects=args.subjects, cnt_format=options.cnt_format
+            )
+        else:
+            from cmt_live.io.to_seedv import build_dataset_from_recordings
+
+            meta = build_dataset_from_recordings(
+                args.out, args.sessions, options=options, seedv_times=args.seedv_times
+            )
     except USER_ERRORS as err:
         print(f"cmt-dataset: {one_line(err)}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ Usage::
              [--channel-map "A=B,..."] [--eeg-units uV|V] [--eeg-source-id ID]
              [--eye-source-id ID] [--outlet-name CMT-Emotion] [--screenshot PNG]
              [--fill-missing N] [--pupil-scale K] [--implausible mask|flag]
+             [--trust-release-eye-features]
     cmt-live --demo [--headless] [--rebuild-demo-model]
 
 Without ``--eye-stream`` it runs EEG-only (eye mask zero; gates and the ``eye_missing`` flag
@@ -14,8 +15,13 @@ show it). ``--duration`` stops cleanly; Ctrl-C or SIGTERM close the outlet and t
 line before the signal is in it) and exit 0; Ctrl-C during start-up (loading the model, looking for
 the streams) exits at once with status 130. Exit status 2: bad arguments, a stream that cannot
 be resolved, or a model whose contract does not match the streams (refused before the first
-window, with the reason and the fix). Windows whose EEG or gaze units are implausible are
-flagged and, by default, withheld from the model (``cmt_live.plausibility``).
+window, with the reason and the fix). Exit status 3: ``--exit-on-loss S`` and a stream stayed
+away S seconds. Windows whose EEG or gaze units are implausible are flagged and, by default,
+withheld from the model (``cmt_live.plausibility``).
+
+A model whose eye features were not computed by cmt-live (trained on SEED-V's released npz:
+``contract.feature_source``) runs EEG-only, flagged ``eye_masked_release``, unless
+``--trust-release-eye-features`` (flag ``eye_release_trusted``).
 
 LSL configuration: the real command respects the user's LSL config (``LSLAPICFG`` or liblsl's
 defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`` is set).
@@ -25,28 +31,39 @@ defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
 
+from cmt_live.cli import live_gui
+from cmt_live.cli.common import add_logging_args, apply_logging, parser
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cmt-live",
-        description="Real-time EEG + eye-tracking emotion monitor on LSL streams.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = parser(
+        "cmt-live",
+        "Real-time EEG + eye-tracking emotion monitor on LSL streams.",
+        "examples:\n"
+        "  cmt-live --demo\n"
+        "  cmt-live --eeg-stream EEG --eye-stream Gaze --model M.pt --log session.jsonl\n"
+        "  cmt-live --replay session.xdf --model M.pt --fast --log replay.jsonl",
     )
     p.add_argument("--eeg-stream", help="EEG stream name (e.g. EEG)")
     p.add_argument("--eye-stream", help="gaze stream name (e.g. Gaze); omit for EEG-only")
     p.add_argument("--marker-stream", help="ground-truth marker stream (e.g. Markers)")
-    p.add_argument("--model", type=Path, help="model file from cmt-train (.pt or .pt2)")
+    p.add_argument(
+        "--model", type=Path, metavar="FILE", help="model file from cmt-train (.pt or .pt2)"
+    )
     p.add_argument("--headless", action="store_true", help="terminal dashboard, no window")
-    p.add_argument("--log", type=Path, help="session log: .jsonl or .csv")
-    p.add_argument("--duration", type=float, help="stop after S seconds")
-    p.add_argument("--step", type=float, default=1.0, help="seconds between predictions")
+    p.add_argument("--log", type=Path, metavar="PATH", help="session log: .jsonl or .csv")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--step", type=float, metavar="S", default=1.0, help="seconds between predictions"
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores)")
+    p.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores, else torch's)"
+    )
     p.add_argument("--channel-map", help='renames "STREAM=MODEL,..." or a JSON file')
     p.add_argument(
         "--eeg-units",
@@ -83,9 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eye-hostname", help="pin the gaze stream by hostname")
     p.add_argument("--outlet-name", default="CMT-Emotion", help="prediction outlet name")
     p.add_argument("--no-outlet", action="store_true", help="do not publish predictions")
-    p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds per stream")
-    p.add_argument("--screenshot", type=Path, help="save a PNG of the window (GUI)")
-    p.add_argument("--screenshot-after", type=float, default=5.0, help="seconds before it")
+    p.add_argument(
+        "--resolve-timeout", type=float, metavar="S", default=5.0, help="seconds per stream"
+    )
+    p.add_argument(
+        "--loss-limit",
+        type=float,
+        metavar="S",
+        default=10.0,
+        help="an EEG/gaze stream away this long is reported lost (log, health); seconds",
+    )
+    p.add_argument(
+        "--exit-on-loss",
+        type=float,
+        metavar="S",
+        help="exit with status 3 when an EEG/gaze stream stays away S seconds",
+    )
+    p.add_argument("--screenshot", type=Path, metavar="PNG", help="save a PNG of the window (GUI)")
+    p.add_argument(
+        "--screenshot-after", type=float, metavar="S", default=5.0, help="seconds before it"
+    )
     p.add_argument("--demo", action="store_true", help="simulator + demo model + monitor")
     p.add_argument("--rebuild-demo-model", action="store_true", help="retrain the demo model")
     p.add_argument("--demo-subject", type=int, default=None, help=argparse.SUPPRESS)
@@ -104,21 +138,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fast", action="store_true", help="with --replay: in-process, no LSL, full speed"
     )
-    p.add_argument("--gaze", type=Path, help="with --replay of an EEG file: a gaze CSV")
+    p.add_argument(
+        "--gaze",
+        type=Path,
+        metavar="FILE",
+        help="with --replay of an EEG file: a gaze file (.asc, .csv)",
+    )
     p.add_argument(
         "--record",
         type=Path,
         metavar="PATH.xdf",
         help="record the input streams and the prediction outlet to XDF (LabRecorder)",
     )
-    p.add_argument("--log-level", default="WARNING", help="package log level")
+    p.add_argument(
+        "--trust-release-eye-features",
+        action="store_true",
+        help="feed the eye input to a model whose eye features were not computed by cmt-live "
+        "(e.g. trained on SEED-V's released npz): by default its eye input is masked",
+    )
+    add_logging_args(p)
+    from cmt_live.io.options import add_recording_options
+
+    add_recording_options(p, gaze=False)
     return p
-
-
-def _has_display() -> bool:
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True  # the user chose a Qt platform (offscreen included: screenshots)
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _contract_summary(runtime) -> dict:
@@ -135,7 +177,32 @@ def _contract_summary(runtime) -> dict:
         "smoothing": s.smoothing,
         "class_names": list(c.class_names),
         "provenance_fold": c.provenance.get("fold"),
+        "feature_source": c.feature_source,
     }
+
+
+def _eye_input(runtime, args) -> str:
+    """How the model's eye input is used, told once on stderr when it is not plainly used."""
+    source = runtime.contract.feature_source["eye"]
+    if runtime.contract.live_ready("eye"):
+        return "used"
+    if args.trust_release_eye_features:
+        print(
+            f"cmt-live: WARNING: the model's eye features are '{source}' (not computed by "
+            "cmt-live: a release's columns, whose order, units and per-clip statistics differ "
+            "from ours); --trust-release-eye-features feeds them anyway. Predictions carry the "
+            "flag eye_release_trusted.",
+            file=sys.stderr,
+        )
+        return f"trusted ({source} eye features, --trust-release-eye-features)"
+    print(
+        f"cmt-live: the model's eye features are '{source}' (not computed by cmt-live), so its "
+        "eye input is masked: EEG-only predictions, flag eye_masked_release. Train on features "
+        "cmt-live computes (cmt-dataset, cmt-sim dataset) to use the eye, or pass "
+        "--trust-release-eye-features knowingly.",
+        file=sys.stderr,
+    )
+    return f"masked ({source} eye features)"
 
 
 def _validate(args, parser) -> None:
@@ -162,12 +229,14 @@ def _validate(args, parser) -> None:
     missing = [o for o, v in (("--eeg-stream", args.eeg_stream), ("--model", args.model)) if not v]
     if missing:
         parser.error(f"{' and '.join(missing)} required (or use --demo).")
-    for name in ("step", "resolve_timeout", "time_scale"):
+    for name in ("step", "resolve_timeout", "time_scale", "loss_limit"):
         v = getattr(args, name)
         if not v > 0:
             parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0.")
-    if args.duration is not None and not args.duration > 0:
-        parser.error(f"--duration {args.duration} is invalid; it must be > 0 seconds.")
+    for name in ("duration", "exit_on_loss"):
+        v = getattr(args, name)
+        if v is not None and not v > 0:
+            parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0 seconds.")
 
 
 def _load_runtime(args):
@@ -200,13 +269,15 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
     if runtime is None:
         return 2
     spec = runtime.contract.feature_spec
-    gui = not args.headless and _has_display()
+    gui = not args.headless and live_gui.has_display()
     if gui:
         try:
             from apps.monitor import run_monitor  # the one upward import (DESIGN.md)
         except ImportError as err:
             print(f"cmt-live: the Qt monitor is unavailable ({err}); headless.", file=sys.stderr)
             gui = False
+    if gui and not live_gui.qt_can_open_window():
+        gui = False
     source = LslSource(
         StreamSelection(
             eeg=args.eeg_stream,
@@ -221,6 +292,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             eeg_unit=args.eeg_units,
             resolve_timeout_s=args.resolve_timeout,
             time_scale=args.time_scale,
+            lost_after_s=args.loss_limit,
+            exit_on_loss_s=args.exit_on_loss,
         ),
         spec.ch_names,
     )
@@ -244,6 +317,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         pipeline = driver.pipeline
         start_info = _contract_summary(runtime)
         start_info.update(
+            eye_input=_eye_input(runtime, args),
             eeg_stream=info.eeg.name,
             eeg_source_id=info.eeg.source_id,
             eeg_sfreq=info.eeg.sfreq,
@@ -265,7 +339,11 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 LslOutletSink(
                     args.outlet_name,
                     clock_map=source.to_lsl_time if args.time_scale != 1 else None,
-                    info={"model": Path(runtime.path).name, "window_s": spec.window_s},
+                    info={
+                        "model": Path(runtime.path).name,
+                        "window_s": spec.window_s,
+                        "eye_input": start_info["eye_input"],
+                    },
                 )
             )
         if args.record:
@@ -274,7 +352,9 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
                 return 2
         source.start()
         if gui:
-            status = _run_gui(driver, args, run_monitor, spec)
+            rec = live_gui.RecordControl(args.record, _record_streams(args, info), recorder)
+            status = live_gui.run_gui(driver, args, run_monitor, spec, info, rec)
+            recorder = rec.recorder
         else:
             # Ctrl-C / SIGTERM stop the loop; the handlers stay until the log and the outlet
             # are closed below, so a second signal during shutdown cannot cut the log short.
@@ -286,6 +366,9 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         if driver.error is not None:
             logger.error("pipeline error: %r", driver.error)
             status = status or 1
+        if source.gave_up is not None:
+            print(f"cmt-live: {source.gave_up}", file=sys.stderr)
+            status = status or 3
         return status
     finally:
         if recorder is not None:
@@ -310,16 +393,22 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             signal.signal(sig, handler)
 
 
-def _start_recorder(args, info):
-    """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
-    from cmt_live.io.labrecorder import Recorder
-
+def _record_streams(args, info) -> list[dict[str, str]]:
+    """What LabRecorder records: the inputs (pinned by source_id) and the prediction outlet."""
     streams = [{"name": args.outlet_name, "type": "Emotion"}]
     for meta in (info.eeg, info.gaze):
         if meta is not None:
             streams.append({"name": meta.name, "source_id": meta.source_id})
     if info.markers is not None:
         streams.append({"name": info.markers})
+    return streams
+
+
+def _start_recorder(args, info):
+    """LabRecorder on the inputs (pinned by source_id) and the prediction outlet."""
+    from cmt_live.io.labrecorder import Recorder
+
+    streams = _record_streams(args, info)
     try:
         recorder = Recorder(args.record, streams, overwrite=True)
         recorder.start()
@@ -338,19 +427,27 @@ def run_replay(args) -> int:
     if args.fast:
         return _run_fast_replay(args, runtime)
     # Real-time replay: publish the file over LSL and monitor it like live streams.
-    from cmt_live.io.readers import read_recording, select_streams
+    from cmt_live.io.options import recording_options
+    from cmt_live.io.readers import check_long_enough, read_recording, select_streams
     from cmt_live.lsl.config import use_loopback_config
     from cmt_live.lsl.player import Player, PlayerSettings
 
     use_loopback_config()
     try:
-        streams = read_recording(args.replay, gaze=args.gaze)
+        options = recording_options(args)
+        streams = read_recording(args.replay, gaze=args.gaze, options=options)
         eeg, gaze, markers = select_streams(
             streams,
             eeg_stream=args.eeg_stream,
             eye_stream=args.eye_stream,
             marker_stream=args.marker_stream,
+            eye_only_ok=True,
         )
+        if eeg is None:
+            raise ValueError(f"{args.replay} holds gaze only; replay it eye-only with --fast.")
+        ts = eeg.timestamps
+        span = float(ts[-1] - ts[0]) if len(ts) else 0.0
+        check_long_enough(args.replay, span, runtime.contract.feature_spec.window_s)
     except (ValueError, FileNotFoundError) as err:
         print(f"cmt-live: {err}", file=sys.stderr)
         return 2
@@ -370,6 +467,8 @@ def run_replay(args) -> int:
 def _run_fast_replay(args, runtime) -> int:
     """``--replay FILE --fast``: the recording through the same driver, no LSL, full speed."""
     from cmt_live.driver import Driver
+    from cmt_live.io.options import recording_options
+    from cmt_live.io.readers import check_long_enough
     from cmt_live.io.recording_source import RecordingSource
     from cmt_live.settings import ContractError
     from cmt_live.sinks import SessionLog
@@ -387,11 +486,16 @@ def _run_fast_replay(args, runtime) -> int:
             channel_map=args.channel_map,
             eeg_unit=args.eeg_units,
             fill_missing=args.fill_missing,
+            options=recording_options(args),
+            eeg_sfreq=spec.sfreq,
         )
+        check_long_enough(args.replay, source.duration_s, spec.window_s)
         driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
+        eye_input = _eye_input(runtime, args)
         if args.log:
             info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
-                    "filled_channels": list(source.info.filled_channels)}  # fmt: skip
+                    "filled_channels": list(source.info.filled_channels),
+                    "eye_input": eye_input}  # fmt: skip
             log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
             driver.pipeline.add_sink(log)
     except (ContractError, ValueError, FileNotFoundError, OSError) as err:
@@ -416,12 +520,24 @@ def _run_fast_replay(args, runtime) -> int:
             f"{reason}",
             file=sys.stderr,
         )
+    if stats.n_predictions == 0:
+        print(
+            f"cmt-live: no prediction from {args.replay}: no window had usable EEG or gaze "
+            "(see the log's events, --log PATH).",
+            file=sys.stderr,
+        )
+        # Implausible units were explained above with their fix; anything else is a failure.
+        return 0 if pipe.implausible_reasons else 1
     return 0
 
 
 def _unit_settings(args) -> dict:
-    """The Settings fields the unit options set."""
-    return {"pupil_scale": args.pupil_scale, "implausible": args.implausible}
+    """The Settings fields the unit and eye-provenance options set."""
+    return {
+        "pupil_scale": args.pupil_scale,
+        "implausible": args.implausible,
+        "trust_release_eye": args.trust_release_eye_features,
+    }
 
 
 def _run_headless(driver, args, spec) -> int:
@@ -432,32 +548,14 @@ def _run_headless(driver, args, spec) -> int:
     return 0
 
 
-def _run_gui(driver, args, run_monitor, spec) -> int:
-    def start_worker(sink):
-        driver.pipeline.add_sink(sink)
-        driver.start(args.duration)
-        return lambda: driver.stop(timeout_s=2.0)
-
-    return run_monitor(
-        start_worker,
-        ch_names=spec.ch_names,
-        order=spec.order,
-        screenshot=args.screenshot,
-        screenshot_after_s=args.screenshot_after,
-        duration_s=args.duration,
-        exit_when_worker_done=True,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cmt-live``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(args, parser)
-    from cmt_live._logging import set_log_level
     from cmt_live.cli.errors import EXIT_INTERRUPTED
 
-    set_log_level(args.log_level.upper())
+    apply_logging(args)
     try:
         if args.demo:
             # Only the demo confines LSL to this machine (a user-set LSLAPICFG still wins).

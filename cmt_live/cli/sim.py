@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from cmt_live._logging import logger, set_log_level
+from cmt_live._logging import logger
+from cmt_live.cli.common import HelpFormatter, add_logging_args, apply_logging, parser
 
 DESCRIPTION = """\
 cmt-sim: synthetic SEED-V data from the simulator (not real EEG), as feature files
@@ -37,18 +38,13 @@ def _err(message: str) -> int:
 
 # --- command line ------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cmt-sim",
-        description=DESCRIPTION,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = parser("cmt-sim", DESCRIPTION, EXAMPLES)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{dataset,stream,record}")
 
     d = sub.add_parser(
         "dataset",
         help="write simulated SEED-V feature files",
+        formatter_class=HelpFormatter,
         description=(
             "Simulate subjects, run their raw signals through the live feature code (causal "
             "preprocessing, DE, eye features) and write EEG_DE_features/ and "
@@ -66,10 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--jobs", type=int, default=1, help="parallel processes (one per subject)")
     d.add_argument("--force", action="store_true", help="overwrite existing feature files")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_logging_args(d)
 
     s = sub.add_parser(
         "stream",
         help="publish EEG, Gaze and Markers over LSL in real time",
+        formatter_class=HelpFormatter,
         description="Publish one simulated session as EEG, Gaze and Markers LSL streams.",
     )
     _add_session_args(s)
@@ -83,10 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="every clip lasts S seconds (SEED-V's label order, no gaps); overrides --trial-scale",
     )
     s.add_argument("--chunk-ms", type=float, default=25.0, help="push interval, ms")
+    add_logging_args(s)
 
     r = sub.add_parser(
         "record",
         help="write a simulated session to an XDF file (no LSL)",
+        formatter_class=HelpFormatter,
         description=(
             "Write one simulated session to an XDF file with the streams cmt-sim stream "
             "publishes (timestamps from 0), for cmt-replay and cmt-live --replay."
@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output .xdf")
     r.add_argument("--duration", type=float, default=60.0, help="simulated seconds (default 60)")
     r.add_argument("--trial-s", type=float, default=None, metavar="S", help="every clip lasts S s")
+    add_logging_args(r)
     return p
 
 
@@ -208,7 +209,7 @@ def _stream(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    set_log_level(args.log_level)
+    apply_logging(args)
     command = {"dataset": _dataset, "record": _record, "stream": _stream}[args.command]
     return command(args)
 

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from cmt_live.cli.common import add_logging_args, apply_logging, parser
+
 PRESETS = ("seed", "small", "tiny")
 PROTOCOLS = ("loso", "cross-session", "subject-dependent")
 
@@ -29,13 +31,11 @@ logger = logging.getLogger("cmt_live")
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cmt-train",
-        description=(
-            "Cross-validated training of the cross-modal transformer on a SEED-V feature "
-            "directory (EEG_DE_features/, Eye_movement_features/). "
-            "Use `cmt-train evaluate --help` to score a saved model."
-        ),
+    p = parser(
+        "cmt-train",
+        "Cross-validated training of the cross-modal transformer on a SEED-V feature "
+        "directory (EEG_DE_features/, Eye_movement_features/). "
+        "Use 'cmt-train evaluate --help' to score a saved model.",
     )
     p.add_argument("--data", required=True, type=Path, help="SEED-V feature directory")
     p.add_argument(
@@ -88,31 +88,29 @@ def _train_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--gpus-per-fold", type=float, help="GPUs per fold (Ray; default 0)")
     p.add_argument("--retries", type=int, help="retries of a fold that fails (default 2)")
-    p.add_argument("--quiet", action="store_true", help="no progress, warnings only")
-    p.add_argument("--verbose", action="store_true", help="debug logging")
+    add_logging_args(p, default="INFO")  # -q also hides the progress
     return p
 
 
 def _eval_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cmt-train evaluate",
-        description="Score a saved model file on one subject of a SEED-V feature directory.",
+    p = parser(
+        "cmt-train evaluate",
+        "Score a saved model file on one subject of a SEED-V feature directory.",
     )
     p.add_argument("--model", required=True, type=Path, help="model file (.pt) from cmt-train")
     p.add_argument("--data", required=True, type=Path, help="SEED-V feature directory")
     p.add_argument("--subject", required=True, type=int, help="subject number to score")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
-    p.add_argument("--quiet", action="store_true", help="warnings only")
+    add_logging_args(p, default="INFO")
     return p
 
 
 def _evaluate(argv: list[str]) -> int:
-    from cmt_live import set_log_level
     from models.evaluate import evaluate_model
 
     args = _eval_parser().parse_args(argv)
-    set_log_level("WARNING" if args.quiet else "INFO")
+    apply_logging(args)
     res = evaluate_model(args.model, args.data, args.subject, device=args.device)
     if args.json:
         print(json.dumps(res, indent=2))
@@ -239,10 +237,8 @@ def _warn_seed_on_cpu(model_config, cfg, data, run: dict, n_tasks: int) -> None:
 
 
 def _train(argv: list[str]) -> int:
-    from cmt_live import set_log_level
-
     args = _train_parser().parse_args(argv)
-    set_log_level("DEBUG" if args.verbose else "WARNING" if args.quiet else "INFO")
+    apply_logging(args)
 
     import torch
 
@@ -289,7 +285,7 @@ def _train(argv: list[str]) -> int:
         runner=runner,
         folds_limit=run.get("folds"),
         device=run["device"],
-        progress=not args.quiet,
+        progress=args.log_level != "ERROR",
         final=run.get("final", True),
         baseline=run.get("baseline", True),
         data_root=args.data,

@@ -1,31 +1,29 @@
-"""Recorded sessions as streams: XDF, MNE-readable EEG files, a gaze CSV, SEED-V's clip times.
+"""Recorded sessions as streams: XDF, MNE-readable EEG files, gaze files, SEED-V's clip times.
 
 Every reader returns :class:`~cmt_live.io.xdf.XdfStream` records, so replay (LSL or in-process)
-treats all sources alike.
-
-Gaze CSV format (one header row, comma-separated; extra columns ignored)::
-
-    timestamp,x,y,pupil_1,pupil_2[,valid]
-
-``timestamp`` in seconds on the same clock as the EEG file's start (0 = first EEG sample),
-``x``/``y`` in degrees of visual angle, pupils in the tracker's unit, ``valid`` 1/0 (missing
-column: a sample is valid when x, y are finite). Empty cells are read as NaN.
+treats all sources alike. EEG files: :data:`EEG_EXTENSIONS` (Neuroscan ``.cnt`` through
+:mod:`cmt_live.io.neuroscan`); gaze files: EyeLink ``.asc`` (:mod:`cmt_live.io.eyelink`) and
+CSV (:mod:`cmt_live.io.gaze_csv`, whose docstring gives the columns). A gaze file alone is an
+eye-only recording; with an EEG file it is that file's gaze (``--gaze``).
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 import numpy as np
 
-from cmt_live.channels import GAZE_CHANNELS, eeg_scales
+from cmt_live.channels import eeg_scales
+from cmt_live.io.eyelink import read_eyelink_asc
+from cmt_live.io.gaze_csv import read_gaze_csv
+from cmt_live.io.neuroscan import read_cnt
+from cmt_live.io.options import RecordingOptions
 from cmt_live.io.xdf import XdfStream, read_xdf
 
 EEG_EXTENSIONS = (".fif", ".fif.gz", ".edf", ".bdf", ".cnt", ".vhdr", ".set")
-#: Required columns of a gaze CSV (``valid`` is optional).
-GAZE_COLUMNS = ("timestamp", *GAZE_CHANNELS[:4])
+#: Gaze files: EyeLink's text export, and CSV (comma, tab or semicolon separated).
+GAZE_EXTENSIONS = (".asc", ".csv", ".tsv")
 
 
 def _suffix(path: Path) -> str:
@@ -39,6 +37,7 @@ def read_raw_eeg(
     ch_names: tuple[str, ...] | None = None,
     name: str = "EEG",
     source_id: str | None = None,
+    cnt_format: str = "auto",
 ) -> XdfStream:
     """Read an MNE-readable EEG file as one stream (microvolts, as amplifiers publish).
 
@@ -51,40 +50,17 @@ def read_raw_eeg(
         case); None keeps the EEG channels.
     name, source_id : str
         Stream identity for replay.
+    cnt_format : str
+        Neuroscan word size (``--cnt-format``): ``auto``, ``int16`` or ``int32``.
 
     Returns
     -------
     stream : XdfStream
         Timestamps start at 0 (the first sample).
     """
-    import mne
-
     path = Path(path)
-    suffix = _suffix(path)
-    if suffix not in EEG_EXTENSIONS:
-        raise ValueError(
-            f"{path}: unknown extension {suffix!r}. Readable EEG files: {EEG_EXTENSIONS}; "
-            "recordings with gaze and markers: .xdf."
-        )
-    if not path.exists():
-        raise FileNotFoundError(f"EEG file {path} does not exist.")
-    if suffix == ".cnt":
-        raw = _read_cnt(path)
-    else:
-        raw = mne.io.read_raw(path, preload=False, verbose="error")
-    if ch_names is not None:
-        upper = {c.upper(): c for c in raw.ch_names}
-        missing = [c for c in ch_names if c.upper() not in upper]
-        if missing:
-            raise ValueError(
-                f"{path} lacks channels {missing} (it has {raw.ch_names[:70]}). Rename them "
-                "with --channel-map OLD=NEW or pick a model trained on this montage."
-            )
-        raw.pick([upper[c.upper()] for c in ch_names])
-        labels = list(ch_names)
-    else:
-        raw.pick("eeg")
-        labels = list(raw.ch_names)
+    raw = open_raw_eeg(path, cnt_format)
+    labels = pick_channels(raw, ch_names, path)
     data = raw.get_data(units="uV").T.astype(np.float32)
     ts = np.arange(data.shape[0]) / raw.info["sfreq"]
     return XdfStream(
@@ -100,68 +76,61 @@ def read_raw_eeg(
     )
 
 
-def _read_cnt(path: Path):
-    """Neuroscan .cnt; some SEED-V headers overflow and need ``data_format='int32'``."""
+def open_raw_eeg(path: str | Path, cnt_format: str = "auto"):
+    """An EEG file as an MNE Raw, not preloaded (``.cnt``: :func:`~cmt_live.io.neuroscan.read_cnt`).
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        An unknown extension or a missing or unreadable file (one line, with the fix).
+    """
     import mne
 
-    try:
-        return mne.io.read_raw_cnt(path, preload=False, verbose="error")
-    except (OverflowError, ValueError) as err:
-        try:
-            return mne.io.read_raw_cnt(path, preload=False, data_format="int32", verbose="error")
-        except Exception as err2:
-            raise ValueError(
-                f"{path}: cannot read this Neuroscan .cnt ({err}; with data_format='int32': "
-                f"{err2}). Its header sample count may overflow (SEED-V subjects 7-9); update "
-                "MNE (the int64 fix, mne-python#13548) or convert the file to .fif."
-            ) from err2
-
-
-def read_gaze_csv(path: str | Path, *, name: str = "Gaze", source_id: str | None = None):
-    """Read a gaze CSV (format in the module docstring) as an irregular stream."""
     path = Path(path)
+    suffix = _suffix(path)
+    if suffix not in EEG_EXTENSIONS:
+        raise ValueError(
+            f"{path}: unknown extension {suffix!r}. Readable EEG files: {EEG_EXTENSIONS}; "
+            f"gaze files: {GAZE_EXTENSIONS}; recordings with gaze and markers: .xdf."
+        )
     if not path.exists():
-        raise FileNotFoundError(f"Gaze file {path} does not exist.")
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        missing = [c for c in GAZE_COLUMNS if c not in header]
-        if missing:
-            raise ValueError(
-                f"{path} lacks gaze columns {missing}; its header is {header}. Expected "
-                f"{list(GAZE_COLUMNS)} (+ optional 'valid')."
-            )
-        cols = [header.index(c) for c in GAZE_COLUMNS]
-        valid_col = header.index("valid") if "valid" in header else None
-        rows = []
-        for line_no, row in enumerate(reader, start=2):
-            try:
-                vals = [float(row[c]) if row[c].strip() else np.nan for c in cols]
-                if valid_col is not None:
-                    vals.append(float(row[valid_col]))
-            except (ValueError, IndexError) as err:
-                raise ValueError(f"{path}, line {line_no}: cannot parse {row!r} ({err}).") from err
-            rows.append(vals)
-    arr = np.asarray(rows, dtype=np.float64).reshape(-1, len(cols) + (valid_col is not None))
-    ts = arr[:, 0]
-    if valid_col is None:
-        valid = np.isfinite(arr[:, 1]) & np.isfinite(arr[:, 2])
-    else:
-        valid = arr[:, 5] > 0
-    if np.any(np.diff(ts) < 0):
-        bad = int(np.argmax(np.diff(ts) < 0)) + 2
-        raise ValueError(f"{path}: timestamps go backwards at data row {bad}; sort the file.")
-    data = np.column_stack([arr[:, 1:5], valid.astype(np.float64)]).astype(np.float32)
-    return XdfStream(
-        name=name,
-        type="Gaze",
-        source_id=source_id or f"replay-{path.stem}",
-        sfreq=0.0,
-        channel_format="float32",
-        ch_names=list(GAZE_CHANNELS),
-        units=["degrees", "degrees", "", "", ""],
-        timestamps=ts,
-        data=data,
+        raise FileNotFoundError(f"EEG file {path} does not exist.")
+    if suffix == ".cnt":
+        return read_cnt(path, cnt_format)
+    return mne.io.read_raw(path, preload=False, verbose="error")
+
+
+def pick_channels(raw, ch_names: tuple[str, ...] | None, path) -> list[str]:
+    """Keep ``ch_names`` of ``raw`` (by name, any case) in that order, or its EEG channels
+    when None; returns the labels kept. Raises ``ValueError`` naming the missing ones."""
+    if ch_names is None:
+        raw.pick("eeg")
+        return list(raw.ch_names)
+    upper = {c.upper(): c for c in raw.ch_names}
+    missing = [c for c in ch_names if c.upper() not in upper]
+    if missing:
+        raise ValueError(
+            f"{path} lacks channels {missing} (it has {raw.ch_names[:70]}). Rename them "
+            "with --channel-map OLD=NEW or pick a model trained on this montage."
+        )
+    raw.pick([upper[c.upper()] for c in ch_names])
+    return list(ch_names)
+
+
+def read_gaze_file(path: str | Path, options: RecordingOptions | None = None) -> XdfStream:
+    """An EyeLink ``.asc`` or a gaze CSV as a gaze stream (x, y in degrees)."""
+    path = Path(path)
+    o = options or RecordingOptions()
+    suffix = _suffix(path)
+    if suffix == ".asc":
+        return read_eyelink_asc(path, geometry=o.geometry, offset_s=o.gaze_offset_s)
+    if suffix in (".csv", ".tsv"):
+        return read_gaze_csv(
+            path, units=o.gaze_units, geometry=o.geometry, offset_s=o.gaze_offset_s
+        )
+    raise ValueError(
+        f"{path}: unknown gaze file extension {suffix!r}; gaze files are {GAZE_EXTENSIONS} "
+        "(EyeLink: convert .edf with SR Research's edf2asc)."
     )
 
 
@@ -207,16 +176,24 @@ def read_recording(
     gaze: str | Path | None = None,
     streams: list[str] | None = None,
     ch_names: tuple[str, ...] | None = None,
+    options: RecordingOptions | None = None,
 ) -> list[XdfStream]:
-    """Any supported recording as a list of streams (XDF, or an EEG file plus a gaze CSV)."""
+    """Any supported recording as a list of streams: XDF, an EEG file (plus a gaze file), or
+    a gaze file alone (eye only)."""
     path = Path(path)
-    if _suffix(path) == ".xdf":
+    o = options or RecordingOptions()
+    suffix = _suffix(path)
+    if suffix == ".xdf":
         if gaze is not None:
             raise ValueError("--gaze goes with an EEG file; an XDF file carries its own gaze.")
         return read_xdf(path, names=streams)
-    out = [read_raw_eeg(path, ch_names=ch_names)]
+    if suffix in GAZE_EXTENSIONS:
+        if gaze is not None:
+            raise ValueError(f"{path} is a gaze file already; --gaze goes with an EEG file.")
+        return [read_gaze_file(path, o)]
+    out = [read_raw_eeg(path, ch_names=ch_names, cnt_format=o.cnt_format)]
     if gaze is not None:
-        out.append(read_gaze_csv(gaze))
+        out.append(read_gaze_file(gaze, o))
     return out
 
 
@@ -237,15 +214,20 @@ def _pick(streams: list[XdfStream], name: str | None, types: tuple[str, ...]):
     return hits[0] if hits else None
 
 
-def select_streams(streams, *, eeg_stream=None, eye_stream=None, marker_stream=None):
-    """The EEG, gaze and marker streams of a recording (by name, else by type)."""
+def select_streams(
+    streams, *, eeg_stream=None, eye_stream=None, marker_stream=None, eye_only_ok=False
+):
+    """The EEG, gaze and marker streams of a recording (by name, else by type).
+
+    ``eye_only_ok``: a recording with gaze and no EEG gives ``eeg=None`` instead of an error.
+    """
     eeg = _pick(streams, eeg_stream, ("eeg",))
-    if eeg is None:
+    gaze = _pick(streams, eye_stream, ("gaze", "eyetracker", "eye"))
+    if eeg is None and not (eye_only_ok and gaze is not None):
         raise ValueError(
             f"No EEG stream in the recording ({[(s.name, s.type) for s in streams]}); name it "
             "with --eeg-stream."
         )
-    gaze = _pick(streams, eye_stream, ("gaze", "eyetracker", "eye"))
     markers = _pick(streams, marker_stream, ("markers",))
     return eeg, gaze, markers
 
@@ -268,3 +250,22 @@ def eeg_volts(stream: XdfStream, idx, unit: str | None = None) -> np.ndarray:
     declared = list(stream.units) or [""] * stream.n_channels
     scales = eeg_scales(stream.name, declared, unit)
     return np.asarray(stream.data, dtype=np.float64)[:, idx] * scales[idx]
+
+
+def check_long_enough(path, duration_s: float, window_s: float) -> None:
+    """Raise ``ValueError`` (one line) when a recording is shorter than one model window.
+
+    Parameters
+    ----------
+    path : str | Path
+        The recording, for the message.
+    duration_s : float
+        Time from its first to its last sample, seconds (EEG; gaze for an eye-only file).
+    window_s : float
+        The model's window length, seconds.
+    """
+    if not duration_s >= window_s:
+        raise ValueError(
+            f"{path} is {duration_s:.2f} s long, shorter than one {window_s:g}-s window of the "
+            f"model, so no prediction can be made; replay a recording of at least {window_s:g} s."
+        )

@@ -6,9 +6,13 @@ SEED-V layout that ``cmt-train`` reads::
 
     cmt-dataset --out mydata s01_a.xdf:1:1 s01_b.xdf:1:2 s02_a.xdf:2:1
 
-Each ``FILE:SUBJECT:SESSION`` gives one session. A trial starts at a marker naming an emotion
-(``Disgust``, ``Fear``, ``Sad``, ``Neutral``, ``Happy``, any case) and lasts until the next
-marker or the end of the EEG; other markers (``Rest``) end the current trial. Features are
+Each ``FILE:SUBJECT:SESSION`` gives one session: an XDF file, or an EEG file and a gaze file
+joined by ``+`` (``s01.cnt+s01.asc:1:1``, gaze read with the ``--gaze-*`` / screen options of
+:mod:`cmt_live.io.options`). A file without a Markers stream takes its trials from
+``--seedv-times`` (SEED-V's clip times and label order for the session). A trial starts at a
+marker naming an emotion (``Disgust``, ``Fear``, ``Sad``, ``Neutral``, ``Happy``, any case)
+and lasts until the next marker or the end of the EEG; other markers (``Rest``) end the
+current trial. Features are
 computed exactly as live: the EEG is resampled and band-passed with the causal preprocessing,
 cut into non-overlapping ``window_s`` windows from each trial start, and goes through
 ``features.de_features``; gaze through ``features.eye.eye_features_at`` (which is
@@ -26,12 +30,19 @@ import numpy as np
 
 from cmt_live._logging import logger
 from cmt_live.channels import match_channels, match_gaze_channels
-from cmt_live.io.readers import eeg_volts, read_recording, select_streams
+from cmt_live.io.options import RecordingOptions
+from cmt_live.io.readers import (
+    eeg_volts,
+    markers_stream,
+    read_recording,
+    read_seedv_trial_times,
+    select_streams,
+)
 from cmt_live.plausibility import UnitsCheck, eeg_problem
 from features import FeatureSpec, apply_lds, de_features, preprocess_batch
 from features.eye import eye_features_at
 from features.preprocess import StreamingPreprocessor
-from features.seedv import CLASS_NAMES, N_TRIALS_PER_SESSION, SPEC_FILE
+from features.seedv import CLASS_NAMES, N_TRIALS_PER_SESSION, SEEDV_LABELS, SPEC_FILE
 
 _CODES = {name.lower(): i for i, name in enumerate(CLASS_NAMES)}
 
@@ -48,34 +59,101 @@ def trial_segments(marker_ts, marker_labels, t_stop: float) -> list[tuple[float,
     return out
 
 
-def session_trials(path, *, subject: int, session: int, spec: FeatureSpec | None = None):
-    """The trials of one recorded session as :class:`models.seedv.Trial` records."""
+def preprocessed(x: np.ndarray, sfreq: float, t_first: float, spec: FeatureSpec, path):
+    """EEG as the model sees it (live preprocessing, causal) and each output sample's time.
+
+    Parameters
+    ----------
+    x : array of shape (n_channels, n_times)
+        Volts, in the spec's channel order.
+    sfreq : float
+        Input rate, Hz.
+    t_first : float
+        Time of the first input sample, seconds.
+
+    Returns
+    -------
+    y : array of shape (n_channels, n_out)
+        At ``spec.sfreq``.
+    t_y : array of shape (n_out,)
+        Input time each output sample describes (the filters' delay removed).
+    """
+    if spec.preprocess:
+        y, _ = preprocess_batch(x, sfreq, sfreq_out=spec.sfreq, causal=True)
+        delay = StreamingPreprocessor(1, sfreq, sfreq_out=spec.sfreq).delay_s
+    elif sfreq == spec.sfreq:
+        y, delay = x, 0.0
+    else:
+        raise ValueError(f"{path}: EEG at {sfreq} Hz, the spec wants {spec.sfreq} Hz.")
+    return y, t_first + np.arange(y.shape[1]) / spec.sfreq - delay
+
+
+def de_windows(y: np.ndarray, t_y: np.ndarray, t0: float, t1: float, spec: FeatureSpec):
+    """DE of the non-overlapping windows of ``[t0, t1)`` (LDS-smoothed when the spec says),
+    and each window's start time; None when not one whole window fits in ``y``."""
+    n_win_samples = round(spec.window_s * spec.sfreq)
+    m0 = int(np.searchsorted(t_y, t0))
+    n_win = min(int((t1 - t0) / spec.window_s + 1e-6), (y.shape[1] - m0) // n_win_samples)
+    if n_win < 1:
+        return None
+    de = de_features(
+        y[:, m0 : m0 + n_win * n_win_samples],
+        spec.sfreq,
+        window_s=spec.window_s,
+        method=spec.de_method,
+        order=spec.order,
+        bands=spec.bands,
+    )
+    if spec.smoothing == "lds":
+        de = apply_lds(de, mode="rts")
+    return de, t_y[m0 : m0 + n_win * n_win_samples : n_win_samples]
+
+
+def session_trials(
+    path,
+    *,
+    subject: int,
+    session: int,
+    spec: FeatureSpec | None = None,
+    options: RecordingOptions | None = None,
+    seedv_times=None,
+):
+    """The trials of one recorded session as :class:`models.seedv.Trial` records.
+
+    ``path``: an XDF file, or ``"EEG+GAZE"`` (an EEG file and a gaze file). ``seedv_times``:
+    SEED-V's ``trial_start_end_timestamp.txt``, the trials of a file without markers.
+    """
     from models.seedv import Trial
 
     spec = spec or FeatureSpec()
-    eeg, gaze, markers = select_streams(read_recording(path))
+    eeg_path, _, gaze_path = str(path).partition("+")
+    streams = read_recording(eeg_path, gaze=gaze_path or None, options=options)
+    if seedv_times is not None and not any(s.type.lower() == "markers" for s in streams):
+        start, end = read_seedv_trial_times(seedv_times, session)
+        labels = [CLASS_NAMES[c] for c in SEEDV_LABELS[session - 1]][: len(start)]
+        # A "Rest" marker at each clip end ends the trial there (trial_segments); at equal
+        # times the end of one clip comes before the start of the next.
+        ends = [(e, "Rest") for e in end]
+        events = sorted([*zip(start, labels), *ends], key=lambda ev: (ev[0], ev[1] != "Rest"))
+        streams.append(markers_stream([t for t, _ in events], [lab for _, lab in events]))
+    eeg, gaze, markers = select_streams(streams)
     if gaze is None or markers is None:
         raise ValueError(
             f"{path}: training data needs a gaze and a Markers stream besides the EEG; it holds "
-            f"{'no gaze' if gaze is None else 'no markers'}."
+            f"{'no gaze' if gaze is None else 'no markers'}"
+            + (
+                " (join a gaze file: EEG+GAZE:SUBJECT:SESSION)."
+                if gaze is None
+                else " (give the trial times with --seedv-times)."
+            )
         )
     idx = match_channels(eeg.ch_names, spec.ch_names)
-    x = eeg_volts(eeg, idx).T
-    if spec.preprocess:
-        y, _ = preprocess_batch(x, eeg.sfreq, sfreq_out=spec.sfreq, causal=True)
-        delay = StreamingPreprocessor(1, eeg.sfreq, sfreq_out=spec.sfreq).delay_s
-    elif eeg.sfreq == spec.sfreq:
-        y, delay = x, 0.0
-    else:
-        raise ValueError(f"{path}: EEG at {eeg.sfreq} Hz, the spec wants {spec.sfreq} Hz.")
+    y, t_y = preprocessed(eeg_volts(eeg, idx).T, eeg.sfreq, eeg.timestamps[0], spec, path)
     g = np.asarray(gaze.data, dtype=np.float64)[:, match_gaze_channels(gaze.ch_names)]
     # Training data in wrong units would teach the model the mistake: refuse (one line).
     problem = eeg_problem(y) or UnitsCheck(None).eye(g)
     if problem:
         raise ValueError(f"{path}: {problem}")
-    # Output sample m describes input time t_first + m / sfreq - delay.
-    t_y = eeg.timestamps[0] + np.arange(y.shape[1]) / spec.sfreq - delay
-    n_win_samples = round(spec.window_s * spec.sfreq)
     g_ts = gaze.timestamps
     labels = [row[0] for row in markers.data]
     segments = trial_segments(markers.timestamps, labels, float(t_y[-1]) + 1 / spec.sfreq)
@@ -86,26 +164,34 @@ def session_trials(path, *, subject: int, session: int, spec: FeatureSpec | None
         )
     trials = []
     for number, (t0, t1, code) in enumerate(segments, start=1):
-        m0 = int(np.searchsorted(t_y, t0))
-        n_win = min(int((t1 - t0) / spec.window_s + 1e-6), (y.shape[1] - m0) // n_win_samples)
-        if n_win < 1:
-            logger.warning("%s: trial %d (%s) is shorter than one window; skipped.",
-                           path, number, CLASS_NAMES[code])  # fmt: skip
+        cut = de_windows(y, t_y, t0, t1, spec)
+        if cut is None:
+            logger.warning(
+                "%s: trial %d (%s) is shorter than one window; skipped.",
+                path,
+                number,
+                CLASS_NAMES[code],
+            )
             continue
-        de = de_features(y[:, m0 : m0 + n_win * n_win_samples], spec.sfreq,
-                         window_s=spec.window_s, method=spec.de_method, order=spec.order,
-                         bands=spec.bands)  # fmt: skip
-        starts = t_y[m0 : m0 + n_win * n_win_samples : n_win_samples]
+        de, starts = cut
         eye = eye_features_at(g_ts, *g[:, :4].T, g[:, 4] > 0, starts, window_s=spec.window_s)
         if spec.smoothing == "lds":
-            de, eye = apply_lds(de, mode="rts"), apply_lds(eye, mode="rts")
-        trials.append(Trial(subject, session, number, de.astype(np.float32),
-                            eye.astype(np.float32), code))  # fmt: skip
+            eye = apply_lds(eye, mode="rts")
+        trials.append(
+            Trial(subject, session, number, de.astype(np.float32), eye.astype(np.float32), code)
+        )
     logger.info("%s: %d trials for subject %d session %d", path, len(trials), subject, session)
     return trials
 
 
-def build_dataset_from_recordings(out, sessions, *, spec: FeatureSpec | None = None) -> dict:
+def build_dataset_from_recordings(
+    out,
+    sessions,
+    *,
+    spec: FeatureSpec | None = None,
+    options: RecordingOptions | None = None,
+    seedv_times=None,
+) -> dict:
     """Write ``sessions`` (``(path, subject, session)`` tuples) as a SEED-V-layout directory.
 
     Returns the metadata written to ``cmt_sim.json`` (the feature spec, ``"partial": true``
@@ -120,7 +206,14 @@ def build_dataset_from_recordings(out, sessions, *, spec: FeatureSpec | None = N
         if (subject, session) in seen:
             raise ValueError(f"subject {subject} session {session} is given twice.")
         seen.add((subject, session))
-        trials += session_trials(path, subject=subject, session=session, spec=spec)
+        trials += session_trials(
+            path,
+            subject=subject,
+            session=session,
+            spec=spec,
+            options=options,
+            seedv_times=seedv_times,
+        )
     if not trials:
         raise ValueError("No trials found in the recordings (no emotion markers?).")
     out = Path(out)

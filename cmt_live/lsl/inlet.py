@@ -31,12 +31,19 @@ What :class:`StreamInput` does about LSL.md's checklist:
 - One reader thread per inlet, pulling into a preallocated array with ``pull_chunk(dest_obj=)``
   (the stream's own dtype, shape ``(max_chunk, n_channels)``), handing each chunk to an
   :class:`~cmt_live.lsl.intake.Intake` (volts, start-up backlog, checks, dejitter, buffer).
-- Watchdog and recovery (:mod:`cmt_live.lsl.recovery` decides, the reader acts): no sample for
-  ``stale_after_s`` (EEG: ``max(0.5 s, 10 periods)``; gaze: 1 s) -> ``"stale"``, well before
-  liblsl's own 15 s watchdog; then re-resolution by the pinned identity and a **fresh** inlet
-  (never the old one reopened: sccn/liblsl#180). Outages end up in :attr:`StreamInput.gaps`.
-- A stream that comes back with another channel count, nominal rate or channel format is
-  refused (:func:`cmt_live.lsl.resolve.format_change`); none of its data are fed.
+- Watchdog and recovery (:mod:`cmt_live.lsl.recovery` decides, the reader acts): inlets are
+  opened with ``recover=False``, so a vanished outlet raises ``LostError`` at once; no sample
+  for ``stale_after_s`` (EEG: ``max(0.5 s, 10 periods)``; gaze: 1 s) -> ``"stale"``, well
+  before liblsl's own 15 s watchdog; then re-resolution by the pinned identity (with backoff,
+  for as long as the session runs) and a **fresh** inlet (never the old one reopened:
+  sccn/liblsl#180). Outages end up in :attr:`StreamInput.gaps`; one longer than
+  ``lost_after_s`` is told once as ``"lost"``.
+- A stream that comes back with another channel count, nominal rate, channel format, channel
+  labels or units is refused (:func:`cmt_live.lsl.resolve.format_change`,
+  :func:`~cmt_live.lsl.resolve.description_change`); none of its data are fed.
+- :meth:`StreamInput.close` is prompt: liblsl calls in the reader block at most
+  :data:`~cmt_live.lsl.resolve.RERESOLVE_TIMEOUT_S` (opening a fresh inlet waits in slices of
+  :data:`_OPEN_SLICE_S` and gives up when asked to stop).
 - ``was_clock_reset()`` is polled after each pull; a reset is logged and counted (with
   ``proc_clocksync`` liblsl re-estimates the offset itself).
 """
@@ -57,10 +64,24 @@ from . import recovery as rec
 from .description import read_meta
 from .intake import Intake
 from .recovery import RecoveryMachine, RecoverySettings
-from .resolve import KINDS, StreamFormat, StreamResolutionError, check_format, describe, find_again
+from .resolve import (
+    KINDS,
+    StreamFormat,
+    StreamResolutionError,
+    check_format,
+    describe,
+    description_change,
+    find_again,
+    format_change,
+)
 
-#: How often the reader looks again when it has no inlet or holds queued data, seconds.
+#: How often the reader looks again when it has no inlet, seconds.
 _POLL_S = 0.05
+#: Opening an inlet waits in slices this long, so a stop request is seen promptly, seconds.
+_OPEN_SLICE_S = 0.25
+#: Deadline for opening a fresh inlet during recovery (a resolved stream on this machine
+#: answers in milliseconds), seconds.
+_REOPEN_TIMEOUT_S = 2.0
 
 
 class StreamInput:
@@ -74,8 +95,6 @@ class StreamInput:
         Chooses postprocessing, gap/staleness rules and unit handling (see module docstring).
     buffer_s : float
         Seconds the ring buffer holds (at the nominal rate; irregular streams assume 500 Hz).
-    recover : bool
-        Passed to liblsl (its silent recovery for streams with a source_id).
     unit : str | None
         EEG only: overrides the units declared in the description (``"uV"``, ``"V"``, ...).
         When neither declares one, microvolts are assumed and a warning is logged (most
@@ -85,18 +104,19 @@ class StreamInput:
     stale_after_s : float | None
         No sample for this long -> ``"stale"``, seconds. Default: EEG ``max(0.5, 10 / rate)``,
         gaze 1.0 s.
-    liblsl_recovery_s : float
-        With a source_id and ``recover``, how long liblsl's own recovery may take before this
-        object re-resolves and opens a fresh inlet, seconds (counted from the last sample).
-    reresolve_interval_s : float
-        Pause between re-resolution attempts, seconds.
+    reresolve_interval_s, reresolve_max_interval_s : float
+        First and longest pause between re-resolution attempts, seconds
+        (:class:`~cmt_live.lsl.recovery.RecoverySettings`).
+    lost_after_s : float | None
+        An outage longer than this is ``"lost"`` (event and status), seconds; None never.
     max_chunk : int
         Samples per pull (the preallocated pull buffer's length).
     backlog_tolerance_s : float
         Samples stamped earlier than the inlet's open time minus this are start-up backlog,
         seconds.
     open_timeout_s : float
-        Deadline for fetching the full description and opening the stream, seconds.
+        Deadline for fetching the full description and opening the stream at start-up,
+        seconds (a fresh inlet during recovery gets :data:`_REOPEN_TIMEOUT_S`).
     dejitter : bool
         EEG only: smooth the stamps after the checks (:class:`~cmt_live.stream_checks.
         Dejitterer`, restarted at every gap).
@@ -122,12 +142,12 @@ class StreamInput:
         *,
         kind: str = "eeg",
         buffer_s: float = 30.0,
-        recover: bool = True,
         unit: str | None = None,
         ch_names=None,
         stale_after_s: float | None = None,
-        liblsl_recovery_s: float = 5.0,
-        reresolve_interval_s: float = 0.5,
+        reresolve_interval_s: float = 0.125,
+        reresolve_max_interval_s: float = 0.25,
+        lost_after_s: float | None = None,
         max_chunk: int = 1024,
         backlog_tolerance_s: float = 0.5,
         open_timeout_s: float = 5.0,
@@ -142,7 +162,6 @@ class StreamInput:
             raise ValueError(f"kind must be one of {KINDS}; got {kind!r}.")
         check_format(info, kind)
         self.kind = kind
-        self.recover = bool(recover)
         self._pylsl = pylsl
         # Imported once here, not at every pull of the reader's hot path.
         self._lost_error = LostError
@@ -153,32 +172,39 @@ class StreamInput:
         # liblsl's estimate of it only adds microseconds of noise, so no sync there.
         local = info.hostname() == socket.gethostname()
         self._flags = 0 if local else pylsl.proc_clocksync
-        self._open_timeout_s = float(open_timeout_s)
         self.max_chunk = int(max_chunk)
-        self._inlet, full = self._open_inlet(info)
-        self._uid = full.uid()
-        self.format = StreamFormat.of(full)
-        sfreq = self.format.sfreq
-        self.meta, self.scale = read_meta(full, kind, unit=unit, ch_names=ch_names)
-        if stale_after_s is None:
-            stale_after_s = max(0.5, 10.0 / sfreq) if (kind == "eeg" and sfreq > 0) else 1.0
-        settings = RecoverySettings(
-            stale_after_s=float(stale_after_s),
-            liblsl_recovery_s=float(liblsl_recovery_s),
-            reresolve_interval_s=float(reresolve_interval_s),
-        )
-        self._t_open = pylsl.local_clock()
-        self.intake = Intake(
-            name=self.meta.name,
-            kind=kind,
-            sfreq=sfreq,
-            scale=self.scale,
-            buffer_s=buffer_s,
-            max_chunk=self.max_chunk,
-            t_open=self._t_open,
-            backlog_tolerance_s=backlog_tolerance_s,
-            dejitter=dejitter,
-        )
+        self._stop = threading.Event()
+        self._inlet = None
+        self._inlet, full = self._open_inlet(info, float(open_timeout_s))
+        try:
+            self._uid = full.uid()
+            self.format = StreamFormat.of(full)
+            sfreq = self.format.sfreq
+            self._unit, self._ch_names = unit, ch_names  # re-applied to a stream that comes back
+            self.meta, self.scale = read_meta(full, kind, unit=unit, ch_names=ch_names)
+            if stale_after_s is None:
+                stale_after_s = max(0.5, 10.0 / sfreq) if (kind == "eeg" and sfreq > 0) else 1.0
+            settings = RecoverySettings(
+                stale_after_s=float(stale_after_s),
+                reresolve_interval_s=float(reresolve_interval_s),
+                reresolve_max_interval_s=float(reresolve_max_interval_s),
+                lost_after_s=None if lost_after_s is None else float(lost_after_s),
+            )
+            self._t_open = pylsl.local_clock()
+            self.intake = Intake(
+                name=self.meta.name,
+                kind=kind,
+                sfreq=sfreq,
+                scale=self.scale,
+                buffer_s=buffer_s,
+                max_chunk=self.max_chunk,
+                t_open=self._t_open,
+                backlog_tolerance_s=backlog_tolerance_s,
+                dejitter=dejitter,
+            )
+        except BaseException:
+            self._drop_inlet()  # refused (units, settings): nothing else would close it
+            raise
         self.buffer = self.intake.buffer
         self.checker = self.intake.checker
         self.dejitter = self.intake.dejitter
@@ -186,16 +212,12 @@ class StreamInput:
         # is refused, so the dtype never changes.
         self._dest = np.zeros((self.max_chunk, self.format.n_channels), self._inlet.np_dtype)
         self._events: deque[tuple[str, str, float]] = deque(maxlen=1000)
-        # liblsl recovers only inlets with a source_id (src/inlet_connection.cpp).
-        self.recovery = RecoveryMachine(
-            settings, t=self._t_open, recoverable=self.recover and bool(self.meta.source_id)
-        )
+        self.recovery = RecoveryMachine(settings, t=self._t_open)
         self._clock_offset_s = 0.0
         self._t_next_offset = 0.0
         self.n_clock_resets = 0
         self.n_reconnects = 0  # fresh inlets opened after an outage
         self.error: BaseException | None = None  # an unexpected error that ended the thread
-        self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"cmt-inlet-{self.meta.name}", daemon=True
         )
@@ -203,24 +225,46 @@ class StreamInput:
             self.start()
 
     # --- construction helpers ----------------------------------------------------------------
-    def _open_inlet(self, info):
+    def _open_inlet(self, info, timeout_s: float):
+        """A new inlet on ``info`` and its full description; waits in slices of
+        :data:`_OPEN_SLICE_S` up to ``timeout_s``, giving up early when asked to stop.
+
+        Raises
+        ------
+        StreamResolutionError
+            No answer within ``timeout_s``, or a stop request; the inlet is closed.
+        """
         pylsl = self._pylsl
+        # recover=False: a vanished outlet raises LostError at once and this object reopens a
+        # fresh inlet itself (see cmt_live.lsl.recovery).
         inlet = pylsl.StreamInlet(
-            info,
-            max_buflen=60,
-            max_chunklen=0,
-            recover=self.recover,
-            processing_flags=self._flags,
+            info, max_buflen=60, max_chunklen=0, recover=False, processing_flags=self._flags
         )
+        deadline = pylsl.local_clock() + timeout_s
         try:
-            full = inlet.info(timeout=self._open_timeout_s)
-            inlet.open_stream(timeout=self._open_timeout_s)
-        except self._timeout_error as e:
-            raise StreamResolutionError(
-                f"Stream {info.name()!r} was found but did not answer within "
-                f"{self._open_timeout_s:g} s ({e}); is the source still running?"
-            ) from e
+            full = self._sliced(lambda t: inlet.info(timeout=t), deadline)
+            self._sliced(lambda t: inlet.open_stream(timeout=t), deadline)
+        except BaseException as e:
+            inlet.close_stream()
+            del inlet
+            if isinstance(e, (self._timeout_error, self._lost_error)):
+                why = "stopped" if self._stop.is_set() else f"no answer within {timeout_s:g} s"
+                raise StreamResolutionError(
+                    f"Stream {info.name()!r} was found but could not be opened ({why}: {e}); "
+                    "is the source still running?"
+                ) from e
+            raise
         return inlet, full
+
+    def _sliced(self, call, deadline: float):
+        """``call(timeout)`` retried in slices until it answers, the deadline or a stop."""
+        while True:
+            left = deadline - self._pylsl.local_clock()
+            try:
+                return call(max(0.01, min(_OPEN_SLICE_S, left)))
+            except self._timeout_error:
+                if self._stop.is_set() or left <= _OPEN_SLICE_S:
+                    raise
 
     # --- public API ----------------------------------------------------------------------------
     @property
@@ -252,7 +296,8 @@ class StreamInput:
 
     @property
     def status(self) -> str:
-        """``"connected"``, ``"stale"``, ``"recovering"`` or ``"absent"``."""
+        """``"connected"``, ``"stale"``, ``"recovering"``, ``"absent"``, ``"refused"`` or
+        ``"lost"`` (:mod:`cmt_live.lsl.recovery`)."""
         # Written by the reader thread only; reading one attribute needs no lock.
         return self.recovery.status
 
@@ -295,10 +340,10 @@ class StreamInput:
         """Drain the queued stream events ``(kind, message, t)`` (t in LSL seconds).
 
         Kinds: ``"stale"``, ``"recovering"``, ``"absent"``, ``"connected"`` (data flows again),
-        ``"reconnected"`` (a fresh inlet was opened, or liblsl moved the inlet to a new
-        outlet that passed the checks), ``"refused"`` (the stream came back with another
-        channel count, rate or format; the message names both values and the fix), ``"gap"``,
-        ``"clock_reset"``, ``"timestamp_fault"``, ``"error"``.
+        ``"reconnected"`` (a fresh inlet was opened on a stream that passed the checks),
+        ``"refused"`` (the stream came back with another channel count, rate, format, labels
+        or units; the message names both values and the fix), ``"lost"`` (away longer than
+        ``lost_after_s``), ``"gap"``, ``"clock_reset"``, ``"timestamp_fault"``, ``"error"``.
         """
         out = []
         while True:
@@ -333,7 +378,8 @@ class StreamInput:
         -------
         stopped : bool
             False if the thread was still blocked in liblsl at the deadline (it is a daemon
-            thread and ends at the next liblsl timeout, at most ``open_timeout_s``).
+            thread and ends at the next liblsl timeout: at most a re-resolution,
+            :data:`~cmt_live.lsl.resolve.RERESOLVE_TIMEOUT_S`, or one open slice).
         """
         self._stop.set()
         if self._thread.is_alive():
@@ -369,15 +415,12 @@ class StreamInput:
         pylsl = self._pylsl
         try:
             while not self._stop.is_set():
-                if self._inlet is not None and not self.recovery.needs_check:
+                if self._inlet is not None:
                     self._pull_once()
                     continue
-                # No inlet, or its queued data must wait until we know which outlet sent them
-                # (they stay in liblsl's queue meanwhile, nothing is lost).
-                queued = self._inlet is not None and self._inlet.samples_available() > 0
                 now = pylsl.local_clock()
-                self._apply(self.recovery.tick(now, queued=queued), now)
-                if self._inlet is None or self.recovery.needs_check:
+                self._apply(self.recovery.tick(now))
+                if self._inlet is None:
                     self._stop.wait(_POLL_S)
         except Exception as e:  # reported, not swallowed: status, event and log
             self.error = e
@@ -397,15 +440,18 @@ class StreamInput:
                 as_numpy=True,
             )
         except self._lost_error:
-            # recover=False, or no source_id: liblsl gives up on this inlet. Never reopen it.
-            now = pylsl.local_clock()
+            # The outlet is gone (recover=False): drop this inlet, never reopen it.
             self._drop_inlet()
-            self._apply(self.recovery.lost(now), now)
+            self._apply(self.recovery.lost(pylsl.local_clock()))
             return
+        except self._timeout_error:
+            # With clock sync, a pull may time out on the offset estimate while the outlet
+            # is gone; nothing was pulled.
+            ts = self._dest[:0, 0]
         now = pylsl.local_clock()
         n = ts.shape[0]
         if n == 0:
-            self._apply(self.recovery.tick(now), now)
+            self._apply(self.recovery.tick(now))
             return
         if self._inlet.was_clock_reset():
             self.n_clock_resets += 1
@@ -415,7 +461,7 @@ class StreamInput:
             self._event(kind, message, t)
         if not fed:
             return
-        self._apply(self.recovery.data(now), now)
+        self._apply(self.recovery.data(now))
         if now >= self._t_next_offset:
             self._t_next_offset = now + 1.0
             try:
@@ -424,40 +470,46 @@ class StreamInput:
                 pass  # no estimate yet / lost: the last known offset stays in health()
 
     # --- recovery: do what the state machine asks ------------------------------------------
-    def _apply(self, step: rec.Step, now: float, info=None) -> None:
-        """Queue ``step``'s events and do its action. ``info``: the new outlet the
-        re-resolution just found (OPEN and ADOPT follow only ``resolved()``, which passes it).
-        """
+    def _apply(self, step: rec.Step, info=None) -> None:
+        """Queue ``step``'s events and do its action. ``info``: the outlet the re-resolution
+        just found (OPEN follows only ``resolved()``, which passes it)."""
         for kind, message, t in step.events:
             self._event(kind, message, t, rec.EVENT_LEVELS.get(kind))
+        if self._stop.is_set():
+            return  # closing: no new liblsl calls
         if step.action == rec.RESOLVE:
-            outcome, detail, info = find_again(
-                self.meta, uid=self._uid, fmt=self.format, check=self.recovery.checking
-            )
-            self._apply(self.recovery.resolved(now, outcome, detail), now, info)
+            outcome, detail, info = find_again(self.meta, uid=self._uid, fmt=self.format)
+            self._apply(self.recovery.resolved(self._pylsl.local_clock(), outcome, detail), info)
         elif step.action == rec.OPEN:
-            self._open_fresh(now, info)
-        elif step.action == rec.ADOPT:
-            self._take_identity(info)
-        elif step.action == rec.DROP:
-            self._drop_inlet()
+            self._open_fresh(info)
 
-    def _open_fresh(self, now: float, info) -> None:
+    def _open_fresh(self, info) -> None:
+        """A fresh inlet on ``info``, checked against the session's stream before any pull."""
         try:
-            inlet, full = self._open_inlet(info)
+            inlet, full = self._open_inlet(info, _REOPEN_TIMEOUT_S)
         except StreamResolutionError as e:
-            self._apply(self.recovery.open_failed(now, str(e)), now)
+            self._apply(self.recovery.open_failed(self._pylsl.local_clock(), str(e)))
+            return
+        now = self._pylsl.local_clock()
+        problem = format_change(self.format, StreamFormat.of(full))
+        if problem is None:
+            try:
+                meta, scale = read_meta(full, self.kind, unit=self._unit, ch_names=self._ch_names)
+                problem = description_change(self.meta, meta, self.scale, scale)
+            except ValueError as e:  # units it cannot read: refused like a changed stream
+                problem = f"came back with a description that cannot be used: {e}"
+        if problem is not None:
+            inlet.close_stream()
+            del inlet
+            self._apply(self.recovery.resolved(now, rec.REFUSED, f"{problem} ({describe(full)})"))
             return
         self._drop_inlet()
         self._inlet = inlet
-        self._take_identity(full)
-        self.n_reconnects += 1
-        self._apply(self.recovery.opened(now, describe(full)), now)
-
-    def _take_identity(self, info) -> None:
         # The new outlet's uid tells it from later ones; host and creation time go to meta
         # (a restarted source may run elsewhere). Name, type, source_id and format match.
-        self._uid = info.uid()
+        self._uid = full.uid()
         self.meta = replace(
-            self.meta, created_at=float(info.created_at()), hostname=info.hostname()
+            self.meta, created_at=float(full.created_at()), hostname=full.hostname()
         )
+        self.n_reconnects += 1
+        self._apply(self.recovery.opened(now, describe(full)))

@@ -6,10 +6,10 @@
 - :func:`find_again` re-resolves a running input's stream by its pinned identity after an outage
   and says what came back (:func:`classify`, pure: the outcomes of
   :mod:`cmt_live.lsl.recovery`).
-- :class:`StreamFormat` and :func:`format_change` are pure: the check that a stream which came
-  back (a restarted source) has the channel count, nominal rate and channel format the session
-  was set up for. liblsl's own recovery deliberately leaves the rate out of its query
-  (src/inlet_connection.cpp), so this check is ours to make.
+- :class:`StreamFormat`, :func:`format_change` and :func:`description_change` are pure: the
+  checks that a stream which came back (a restarted source) has the channel count, nominal
+  rate, channel format, labels and units the session was set up for (inlets reopen on a
+  restarted source themselves, see :mod:`cmt_live.lsl.recovery`).
 
 ``pylsl`` is imported inside the functions (see :mod:`cmt_live.lsl.config`).
 """
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from . import recovery as rec
 
@@ -299,16 +301,50 @@ def format_change(old: StreamFormat, new: StreamFormat) -> str | None:
     )
 
 
+def description_change(old, new, old_scale, new_scale) -> str | None:
+    """Why a stream that came back may not replace the old one, judged on its full description.
+
+    :func:`format_change` judges what a resolution returns; the labels and units come only
+    with the full description of a fresh inlet, and are checked here.
+
+    Parameters
+    ----------
+    old, new : cmt_live.records.StreamMeta
+        The stream as first opened, and as it came back.
+    old_scale, new_scale : array of shape (n_channels,)
+        Factors from the declared (or overridden) units to volts (ones for gaze).
+
+    Returns
+    -------
+    str | None
+        None if ``new`` may replace ``old``; else one message naming what changed and the fix.
+    """
+    changes = []
+    if tuple(new.ch_names) != tuple(old.ch_names):
+        diff = [(a, b) for a, b in zip(old.ch_names, new.ch_names) if a != b][:3]
+        listed = ", ".join(f"{a!r} -> {b!r}" for a, b in diff)
+        changes.append(f"other channel labels ({listed})")
+    elif not np.allclose(np.asarray(new_scale), np.asarray(old_scale), rtol=1e-9, atol=0.0):
+        changes.append(f"other units ({list(new.units)[:3]} instead of {list(old.units)[:3]})")
+    if not changes:
+        return None
+    return (
+        f"came back with {' and '.join(changes)}; its data are refused, because the channel "
+        "matching and unit scaling were set up for the old stream. Restart the source as it "
+        "was, or restart cmt-live with a model and stream that match."
+    )
+
+
 # --- finding a running input's stream again ------------------------------------------------
-#: Timeout of a re-resolution while the stream is away, seconds. Issue 11 measured that 0.3 s
-#: found a running stream 0/20 times on loopback (1.0 s: 20/20); left as it was until then.
-RERESOLVE_TIMEOUT_S = 0.3
-#: Timeout of a re-resolution that names the outlet behind queued data, seconds: longer, as
-#: the data wait for it (unlost, in liblsl's queue) and a found stream answers at once.
-CHECK_TIMEOUT_S = 1.0
+#: Timeout of a re-resolution while the stream is away, seconds. Measured on this stack
+#: (loopback, liblsl 1.18, the EEG and gaze inputs resolving at once in the monitor): 0.3 s
+#: found a running stream 0/20 times, 0.5 s 13/20, 1.0 s 20/20 (issue 11); a found stream
+#: answered 0.50-0.51 s into the call in every instrumented restart here. A call returns as
+#: soon as a stream answers, so the full timeout is spent only while nothing matches.
+RERESOLVE_TIMEOUT_S = 1.0
 
 
-def find_again(meta, *, uid: str, fmt: StreamFormat, check: bool = False):
+def find_again(meta, *, uid: str, fmt: StreamFormat):
     """Re-resolve a stream by its pinned identity and say what came back.
 
     Parameters
@@ -316,12 +352,9 @@ def find_again(meta, *, uid: str, fmt: StreamFormat, check: bool = False):
     meta : cmt_live.records.StreamMeta
         The identity pinned when the stream was first opened (:func:`identity_predicate`).
     uid : str
-        The uid of the outlet the input's inlet was opened on (or last moved to).
+        The uid of the outlet the input's inlet was opened on.
     fmt : StreamFormat
         What the session was set up for.
-    check : bool
-        The answer decides whether queued data are fed (:data:`CHECK_TIMEOUT_S`, else
-        :data:`RERESOLVE_TIMEOUT_S`).
 
     Returns
     -------
@@ -331,7 +364,7 @@ def find_again(meta, *, uid: str, fmt: StreamFormat, check: bool = False):
     import pylsl
 
     pred = identity_predicate(meta)
-    found = pylsl.resolve_bypred(pred, 1, CHECK_TIMEOUT_S if check else RERESOLVE_TIMEOUT_S)
+    found = pylsl.resolve_bypred(pred, 1, RERESOLVE_TIMEOUT_S)
     return classify(found, uid=uid, fmt=fmt, pred=pred)
 
 
@@ -356,14 +389,16 @@ def classify(found, *, uid: str, fmt: StreamFormat, pred: str):
         outlet is still there), ``AMBIGUOUS`` (several new outlets), ``REFUSED`` (one new
         outlet, :func:`format_change` refuses it) or ``NEW`` (one new, compatible outlet).
     detail : str
-        The reason (``AMBIGUOUS``, ``REFUSED``) or the new outlet's description (``NEW``).
+        The reason (``AMBIGUOUS``, ``REFUSED``) or the outlet's description (``NEW``,
+        ``SAME``).
     info : pylsl.StreamInfo | None
-        The new outlet for ``NEW``, else None.
+        The outlet for ``NEW`` and ``SAME`` (a lost inlet reopens on it), else None.
     """
     if not found:
         return rec.NOTHING, "", None
-    if any(i.uid() == uid for i in found):
-        return rec.SAME, "", None
+    same = [i for i in found if i.uid() == uid]
+    if same:
+        return rec.SAME, describe(same[0]), same[0]
     if len(found) > 1:
         return rec.AMBIGUOUS, f"{len(found)} new streams match {pred}; cannot pick one", None
     info = found[0]

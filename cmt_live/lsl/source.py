@@ -51,6 +51,12 @@ class StreamSelection:
         For faster-than-real-time sources (``cmt-sim stream --speed K``): LSL stamps are
         stretched by K around the open time, so the model sees the simulated time base. 1 for
         real streams.
+    lost_after_s : float | None
+        An EEG or gaze outage longer than this is told loudly: a ``"lost"`` event (log,
+        monitor) and the stream's health status ``"lost"``; recovery goes on. None: never.
+    exit_on_loss_s : float | None
+        An outage longer than this ends the source (:meth:`LslSource.read` returns None after
+        an ``"exit_on_loss"`` event; :attr:`LslSource.gave_up` says why). None: never.
     """
 
     eeg: str
@@ -67,10 +73,16 @@ class StreamSelection:
     resolve_timeout_s: float = 5.0
     marker_timeout_s: float = 2.0
     time_scale: float = 1.0
+    lost_after_s: float | None = 10.0
+    exit_on_loss_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.time_scale > 0:
             raise ValueError(f"time_scale must be > 0; got {self.time_scale}.")
+        for name in ("lost_after_s", "exit_on_loss_s"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ValueError(f"{name} must be > 0 s or None; got {v}.")
 
 
 class LslSource:
@@ -88,6 +100,8 @@ class LslSource:
         Set by :meth:`open`.
     eeg, gaze : cmt_live.lsl.inlet.StreamInput | None
     markers : cmt_live.lsl.markers.MarkerInput | None
+    gave_up : str | None
+        Why :meth:`read` ended the source (a stream away longer than ``exit_on_loss_s``).
     """
 
     realtime = True
@@ -101,6 +115,7 @@ class LslSource:
         self._t0 = 0.0
         self._clock = None
         self._first_events: list[tuple[str, str, float]] = []
+        self.gave_up: str | None = None
         self._missing_markers: str | None = None
 
     # --- clock mapping for scaled sources ----------------------------------------------------
@@ -139,6 +154,7 @@ class LslSource:
 
         sel = self.selection
         self._clock = pylsl.local_clock
+        self._lsl_timeout = pylsl.util.TimeoutError
         self._t0 = pylsl.local_clock()
         info = resolve_stream(
             sel.eeg,
@@ -149,8 +165,15 @@ class LslSource:
         )
         # A scaled source's stamps are compressed K times; a dejitterer fitted to the nominal
         # rate would stretch them back, so scaled runs use the clock-synced stamps as sent.
+        # Limits are in the pipeline's time; the inlets count LSL seconds.
+        lost_after_s = None if sel.lost_after_s is None else sel.lost_after_s / sel.time_scale
         self.eeg = StreamInput(
-            info, kind="eeg", unit=sel.eeg_unit, start=False, dejitter=sel.time_scale == 1.0
+            info,
+            kind="eeg",
+            unit=sel.eeg_unit,
+            start=False,
+            dejitter=sel.time_scale == 1.0,
+            lost_after_s=lost_after_s,
         )
         try:
             self._eeg_sel = select_channels(
@@ -164,7 +187,7 @@ class LslSource:
                     timeout=sel.resolve_timeout_s,
                     kind="gaze",
                 )
-                self.gaze = StreamInput(ginfo, kind="gaze", start=False)
+                self.gaze = StreamInput(ginfo, kind="gaze", start=False, lost_after_s=lost_after_s)
                 self._gaze_idx = match_gaze_channels(self.gaze.ch_names)
             if sel.markers:
                 found = pylsl.resolve_bypred(
@@ -215,15 +238,18 @@ class LslSource:
                 inp.start()
 
     # --- the Source protocol -----------------------------------------------------------------
-    def read(self) -> Batch:
-        """Everything received since the last call, on the pipeline's clock."""
+    def read(self) -> Batch | None:
+        """Everything received since the last call, on the pipeline's clock; None once a
+        stream stayed away longer than ``exit_on_loss_s`` (after a batch with the event)."""
+        if self.gave_up is not None:
+            return None
         eeg, gaze = self.eeg, self.gaze
         data, ts = eeg.read_new()
         events, self._first_events = self._first_events, []
         parts = dict(
             eeg=self._eeg_sel.take(data),
             eeg_ts=ts,
-            markers=self.markers.pull() if self.markers is not None else [],
+            markers=self._pull_markers(),
             eeg_stale=eeg.status != "connected",
             eeg_gaps=eeg.gaps,
             timestamp_faults=eeg.timestamp_faults,
@@ -239,8 +265,43 @@ class LslSource:
         for inp in (eeg, gaze):
             if inp is not None:
                 events += [(k, f"[{inp.name}] {m}", t) for k, m, t in inp.pop_events()]
+        events += self._exit_on_loss()
+        lost = {Flag.EEG_LOST: eeg, Flag.EYE_LOST: gaze}
+        parts["lost_flags"] = frozenset(
+            f for f, inp in lost.items() if inp is not None and inp.recovery.is_lost
+        )
         batch = Batch(events=events, **parts)
         return batch if self.selection.time_scale == 1.0 else self._stretched(batch)
+
+    def _pull_markers(self) -> list[tuple[float, str]]:
+        if self.markers is None:
+            return []
+        try:
+            return self.markers.pull()
+        except self._lsl_timeout:
+            # With clock sync a pull can time out while the marker source is gone; the
+            # samples stay queued for the next pull.
+            return []
+
+    def _exit_on_loss(self) -> list[tuple[str, str, float]]:
+        """The ``exit_on_loss`` event, once, when an input has been away too long."""
+        limit = self.selection.exit_on_loss_s
+        if limit is None:
+            return []
+        now = self._clock()
+        for inp in (self.eeg, self.gaze):
+            t_out = inp.recovery.t_outage if inp is not None else None
+            if t_out is None:
+                continue
+            away = (now - t_out) * self.selection.time_scale
+            if away >= limit:
+                self.gave_up = (
+                    f"stream {inp.name!r} away for {away:.1f} s, longer than --exit-on-loss "
+                    f"{limit:g} s (status {inp.status}); stopping."
+                )
+                logger.error(self.gave_up)
+                return [("exit_on_loss", self.gave_up, now)]
+        return []
 
     def _stretched(self, b: Batch) -> Batch:
         """``b`` with every LSL time mapped to the pipeline's (scaled sources only)."""

@@ -59,9 +59,22 @@ def cache_dir() -> Path:
 def demo_model_path(settings: dict | None = None) -> Path:
     """Cache path of the demo model for ``settings`` (default :data:`DEMO_SETTINGS`)."""
     from cmt_live import __version__
+    from features.constants import EYE_FEATURE_NAMES
+    from features.spec import EYE_EVENTS
+    from models.contract import FORMAT_VERSION
 
+    # The model file format, the eye column order and the eye-event detector too: a cached model
+    # of an older format would load with an unknown feature source (eye masked), in the old
+    # column order, or trained on eye features the running detector no longer makes.
     key = json.dumps(
-        {"settings": settings or DEMO_SETTINGS, "version": __version__}, sort_keys=True
+        {
+            "settings": settings or DEMO_SETTINGS,
+            "version": __version__,
+            "model_format": FORMAT_VERSION,
+            "eye_names": list(EYE_FEATURE_NAMES),
+            "eye_events": [list(kv) for kv in EYE_EVENTS],
+        },
+        sort_keys=True,
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return cache_dir() / f"demo-model-{digest}.pt"

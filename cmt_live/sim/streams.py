@@ -196,8 +196,9 @@ def stream_session(
     -----
     The caller chooses the LSL config before anything imports ``pylsl`` (``cmt-sim`` selects
     the loopback-only one unless the user set ``LSLAPICFG``). Markers go out before a clip's
-    first samples. Dropping the outlets at the end unregisters the streams; inlets see them
-    end.
+    first samples; when the marker stream gets its first consumer, the current clip's marker
+    is sent again with its original stamp, so a monitor that connects late still knows the
+    clip. Dropping the outlets at the end unregisters the streams; inlets see them end.
     """
     import pylsl
 
@@ -225,14 +226,24 @@ def stream_session(
     t_sim = 0.0  # simulated seconds published so far
     n_eeg = 0
     step_s = chunk_ms / 1000.0
+    current: tuple[str, float] | None = None  # the newest marker: (label, stamp)
+    had_consumer = False
     while not should_stop():
         now = pylsl.local_clock()
+        # An inlet gets only what is pushed after it connects: a consumer that arrives
+        # mid-clip gets the clip's marker again, with its original stamp (the first marker
+        # of a session went out before cmt-live listened and was lost).
+        has_consumer = marker_out.have_consumers()
+        if has_consumer and not had_consumer and current is not None:
+            marker_out.push_sample([current[0]], current[1])
+        had_consumer = has_consumer
         t_target = (now - t_wall0) * speed
         if duration is not None:
             t_target = min(t_target, duration)
         # Markers first, so a clip's label is out before its first samples.
         for t_start, label in sim.segment_starts(t_sim, t_target) if t_target > t_sim else []:
-            marker_out.push_sample([_marker(label)], t_wall0 + t_start / speed)
+            current = (_marker(label), t_wall0 + t_start / speed)
+            marker_out.push_sample([current[0]], current[1])
         n_target = math.floor(t_target * sfreq + 1e-9)
         if n_target > n_eeg:
             x = (sim.eeg(n_target - n_eeg) * 1e6).T.astype(np.float32)

@@ -28,7 +28,7 @@ from ..contract import ModelContract
 from ..device import resolve_device
 from ..export import export_torchscript
 from ..report import write_report
-from ..seedv import load_feature_spec
+from ..seedv import load_feature_source, load_feature_spec
 from ..version import __version__
 from .config import TrainConfig
 from .folds import deployment_split, make_folds
@@ -51,6 +51,7 @@ def export_model(
     *,
     feature_spec: FeatureSpec,
     provenance: dict,
+    feature_source: dict | None = None,
 ) -> Path:
     """Export trained weights as one TorchScript file with its contract.
 
@@ -64,6 +65,9 @@ def export_model(
         The spec the training features were computed with (:func:`load_feature_spec`).
     provenance : dict
         Facts stored in the contract (fold, subjects, metrics, versions).
+    feature_source : dict | None
+        Where each modality's features came from (:func:`models.seedv.load_feature_source`);
+        default both computed by ``features/``.
 
     Returns
     -------
@@ -78,6 +82,7 @@ def export_model(
         context_len=int(trained.model_config.max_len),
         config=trained.model_config,
         provenance=provenance,
+        **({"feature_source": feature_source} if feature_source is not None else {}),
     )
     export_torchscript(model, contract, path)
     return Path(path)
@@ -231,6 +236,7 @@ def run_cv(
     spec, spec_source = load_feature_spec(data_root if data_root is not None else data.root)
     tasks, n_folds = plan_tasks(data.trials, protocol, cfg, seeds, modalities, folds_limit)
     identity = run_identity(cfg, model_config, data.fingerprint, protocol=protocol)
+    source = load_feature_source(data_root if data_root is not None else data.root)
     state = load_state(out, identity)
     dev = resolve_device(device)
     logger.info(
@@ -265,6 +271,7 @@ def run_cv(
             rebuild(outcome),
             out / res["model_file"],
             feature_spec=spec,
+            feature_source=source,
             provenance=_provenance(
                 fingerprint=data.fingerprint,
                 fold=task.name,
@@ -322,7 +329,7 @@ def run_cv(
         deployment = finished_result(out, state, DEPLOYMENT, "model.pt")
         if deployment is None:
             deployment = _train_deployment(
-                data, out, cfg, model_config, primary, dev, spec, spec_source, progress
+                data, out, cfg, model_config, primary, dev, spec, spec_source, progress, source
             )
             state["finished"][DEPLOYMENT] = "model.json"
             atomic_write_json(out / STATE_FILE, state)
@@ -353,7 +360,7 @@ def run_cv(
 
 
 def _train_deployment(
-    data, out: Path, cfg, model_config, fold_results, dev, spec, spec_source, progress
+    data, out: Path, cfg, model_config, fold_results, dev, spec, spec_source, progress, source
 ) -> dict:
     """``model.pt``: all subjects but a validation draw, for the folds' median best epoch."""
     epochs = max(1, round(float(np.median([r["best_epoch"] for r in fold_results]))))
@@ -389,6 +396,7 @@ def _train_deployment(
         trained,
         out / "model.pt",
         feature_spec=spec,
+        feature_source=source,
         provenance=_provenance(
             fingerprint=data.fingerprint,
             fold=DEPLOYMENT,
