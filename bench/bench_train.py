@@ -1,13 +1,17 @@
-"""LOSO wall time and accuracy of a training preset on simulated SEED-V features.
+"""LOSO wall time and accuracy of a training preset on simulated SEED-V features, for one or
+several fold runners measured one after the other in the same sitting.
 
 Usage::
 
     python bench/bench_train.py --data /tmp/sim16 [--preset small] [--folds 2] [--threads 1]
+        [--runners local,jobs:2,ray]
 
 ``--data`` is a directory written by ``cmt-sim dataset --out DIR --subjects 16 --trial-scale 1``
 (created here with ``--make-data`` when missing). With ``--folds K`` only K folds run and the
 full-LOSO time is extrapolated as ``(n_subjects + 1) * mean fold time`` (the +1 is the
 deployment model); the printout says which figure was measured and which estimated.
+``--runners`` times each runner (``local``, ``jobs:N``, ``ray`` or ``ray:ADDRESS``) and prints
+its wall time against the first one's; folds of ``jobs``/``ray`` use 1 torch thread each.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--folds", type=int, help="run K folds and extrapolate")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path)
+    p.add_argument("--runners", default="local", help="comma-separated: local, jobs:N, ray")
     args = p.parse_args(argv)
 
     import torch
@@ -54,33 +59,49 @@ def main(argv=None) -> int:
         print(f"simulated dataset: {time.perf_counter() - t0:.0f} s")
 
     from models.seedv import load_seedv
-    from models.train import TrainConfig, run_loso
+    from models.train import RunnerSpec, TrainConfig, run_cv
 
     data = load_seedv(args.data)
     cfg = TrainConfig.from_preset(args.preset, epochs=args.epochs)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_train_"))
-    t0 = time.perf_counter()
-    metrics = run_loso(
-        data, out, cfg, folds_limit=args.folds, device="cpu", final=args.folds is None
-    )
-    wall = time.perf_counter() - t0
-    s = metrics["summary"]
-    fold_s = [f["wall_s"] for f in metrics["folds"]]
     n = len(data.subjects)
     print(
         f"preset {args.preset} ({cfg.epochs} epochs), {n} subjects, "
-        f"{metrics['data']['n_windows']} windows, torch threads {args.threads}, "
+        f"{sum(t.eeg.shape[0] for t in data.trials)} windows, torch threads {args.threads}, "
         f"load avg {os.getloadavg()[0]:.1f}"
     )
-    print(f"fold training times (s): {', '.join(f'{x:.0f}' for x in fold_s)}")
-    if args.folds is None:
-        print(f"full LOSO + deployment model: {wall:.0f} s measured ({wall / 60:.1f} min)")
-    else:
-        per = wall / len(fold_s)
-        print(
-            f"{len(fold_s)} folds in {wall:.0f} s; full LOSO + deployment ESTIMATED "
-            f"{per * (n + 1):.0f} s ({per * (n + 1) / 60:.1f} min)"
+    walls = []
+    for name in args.runners.split(","):
+        kind, _, arg = name.partition(":")
+        spec = RunnerSpec(
+            kind=kind,
+            jobs=int(arg) if kind == "jobs" else 1,
+            ray_address=(arg or None) if kind == "ray" else None,
         )
+        t0 = time.perf_counter()
+        metrics = run_cv(
+            data,
+            out / name.replace(":", "_"),
+            cfg,
+            runner=spec,
+            folds_limit=args.folds,
+            device="cpu",
+            final=args.folds is None,
+        )
+        wall = time.perf_counter() - t0
+        walls.append(wall)
+        s = metrics["summary"]
+        fold_s = [f["wall_s"] for f in metrics["folds"]]
+        print(f"[{name}] fold training times (s): {', '.join(f'{x:.0f}' for x in fold_s)}")
+        ratio = f"; {walls[0] / wall:.2f}x the first runner's speed" if len(walls) > 1 else ""
+        if args.folds is None:
+            print(f"[{name}] full LOSO + deployment: {wall:.0f} s measured{ratio}")
+        else:
+            per = wall / len(fold_s)
+            print(
+                f"[{name}] {len(fold_s)} folds in {wall:.0f} s{ratio}; full LOSO + deployment "
+                f"ESTIMATED {per * (n + 1):.0f} s ({per * (n + 1) / 60:.1f} min)"
+            )
     acc = s["trial_acc"]
     print(f"trial accuracy {100 * acc['mean']:.1f}% ± {100 * acc['std']:.1f}% (chance 20%)")
     print(

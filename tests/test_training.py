@@ -1,4 +1,4 @@
-"""LOSO training: splits, normalisation, sampling, schedules, scoring, reproducibility, resume."""
+"""Training: LOSO splits, normalisation, sampling, schedules, scoring, reproducibility, resume."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from models.train import (
     warmup_cosine,
 )
 from models.train import run as train_run
+from models.train import task as train_task
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -304,7 +305,7 @@ def test_no_subject_leaks_and_normaliser_sees_training_subjects_only(tmp_path, m
     data = make_data(make_trials(n_subjects=4, n_windows=(2, 4)))
     fit_subjects, trained_on, scored_on = [], [], []
     real_fit = Normalizer.fit.__func__
-    real_train, real_score = train_run.train_model, train_run.score_trials
+    real_train, real_score = train_task.train_model, train_task.score_trials
 
     def spy_fit(cls, trials):
         fit_subjects.append(sorted({t.subject for t in trials}))
@@ -319,9 +320,11 @@ def test_no_subject_leaks_and_normaliser_sees_training_subjects_only(tmp_path, m
         return real_score(predict, trials, **kw)
 
     monkeypatch.setattr(Normalizer, "fit", classmethod(spy_fit))
-    monkeypatch.setattr(train_run, "train_model", spy_train)
-    monkeypatch.setattr(train_run, "score_trials", spy_score)
-    metrics = train_run.run_loso(data, tmp_path / "run", _tiny_cfg(epochs=1), final=False)
+    monkeypatch.setattr(train_task, "train_model", spy_train)
+    monkeypatch.setattr(train_task, "score_trials", spy_score)
+    metrics = train_run.run_cv(
+        data, tmp_path / "run", _tiny_cfg(epochs=1), final=False, baseline=False
+    )
     folds = metrics["folds"]
     assert [f["test_subject"] for f in folds] == [1, 2, 3, 4]
     assert len(trained_on) == len(scored_on) == len(fit_subjects) == 4
@@ -330,6 +333,19 @@ def test_no_subject_leaks_and_normaliser_sees_training_subjects_only(tmp_path, m
         assert tr == f["train_subjects"] and va == f["val_subjects"]
         assert f["test_subject"] not in tr + va and not set(tr) & set(va)
         assert fit == tr  # normalisation saw the training subjects, not val, not test
+    # the baseline's normaliser and classifier see training and validation subjects only
+    monkeypatch.undo()
+    fits = []
+    real_base_fit = Normalizer.fit.__func__
+    monkeypatch.setattr(
+        Normalizer,
+        "fit",
+        classmethod(lambda cls, t: fits.append({x.subject for x in t}) or real_base_fit(cls, t)),
+    )
+    from models.train.baseline import baseline_scores
+
+    baseline_scores(data.trials[45:], data.trials[:45])
+    assert fits == [{2, 3, 4}]
 
 
 def test_best_epoch_weights_are_kept():
@@ -355,14 +371,15 @@ def _strip_times(metrics):
     m["summary"].pop("fold_wall_s")
     for f in m["folds"]:
         f.pop("wall_s")
+        f.pop("worker")
     return m
 
 
 def test_seeded_runs_reproduce_on_cpu(tmp_path):
     data = make_data(make_trials(n_subjects=3, n_windows=(2, 5)))
     cfg = _tiny_cfg(epochs=2)
-    m1 = train_run.run_loso(data, tmp_path / "a", cfg, folds_limit=1, device="cpu")
-    m2 = train_run.run_loso(data, tmp_path / "b", cfg, folds_limit=1, device="cpu")
+    m1 = train_run.run_cv(data, tmp_path / "a", cfg, folds_limit=1, device="cpu")
+    m2 = train_run.run_cv(data, tmp_path / "b", cfg, folds_limit=1, device="cpu")
     assert _strip_times(m1) == _strip_times(m2)
     assert len(m1["folds"]) == 1 and m1["summary"]["complete"] is False
     # weights: the same training twice gives bit-identical parameters
@@ -383,7 +400,7 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
     data = make_data(make_trials(n_subjects=3, n_windows=(2, 4)))
     run = tmp_path / "run"
     cfg = _tiny_cfg(epochs=1)
-    first = train_run.run_loso(data, run, cfg, folds_limit=2, final=False)
+    first = train_run.run_cv(data, run, cfg, folds_limit=2, final=False)
     assert (run / "fold_01_subject_01.pt").is_file() and (run / "fold_02_subject_02.pt").is_file()
     # interruption during fold 2's export: its model file is missing
     (run / "fold_02_subject_02.pt").unlink()
@@ -395,8 +412,9 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
         trained.append(kw["desc"])
         return real_train(*a, **kw)
 
+    monkeypatch.setattr(train_task, "train_model", spy_train)
     monkeypatch.setattr(train_run, "train_model", spy_train)
-    again = train_run.run_loso(data, run, cfg, final=True)
+    again = train_run.run_cv(data, run, cfg, final=True)
     assert trained[0].startswith("fold 2/3") and trained[1].startswith("fold 3/3")
     assert trained[2].startswith("deployment") and len(trained) == 3
     assert (run / "fold_01_subject_01.json").read_bytes() == fold1
@@ -411,8 +429,8 @@ def test_resume_skips_finished_folds(tmp_path, monkeypatch):
         assert (run / name).is_file()
     # a finished run resumes to nothing
     trained.clear()
-    train_run.run_loso(data, run, cfg)
+    train_run.run_cv(data, run, cfg)
     assert trained == []
     # other settings in the same folder are refused, naming the difference
     with pytest.raises(ValueError, match=r"train_config.epochs: 1 -> 2.*another --out"):
-        train_run.run_loso(data, run, _tiny_cfg(epochs=2))
+        train_run.run_cv(data, run, _tiny_cfg(epochs=2))

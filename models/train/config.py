@@ -37,7 +37,10 @@ class TrainConfig:
     random_crop : bool
         Train on random sub-sequences of trials.
     n_val_subjects : int | None
-        Validation subjects per fold; ``None`` = 2, or 1 with fewer than 8 subjects.
+        LOSO: validation subjects per fold; ``None`` = 2, or 1 with fewer than 8 subjects.
+    n_val_trials : int | None
+        Within-subject protocols: validation trials per fold, drawn from the training trials;
+        ``None`` = one per emotion.
     seed : int
     context_lengths : tuple of int
         Streaming context lengths L to report (``max_len`` is always added).
@@ -56,6 +59,7 @@ class TrainConfig:
     p_drop_eye: float = 0.15
     random_crop: bool = True
     n_val_subjects: int | None = None
+    n_val_trials: int | None = None
     seed: int = 0
     context_lengths: tuple[int, ...] = DEFAULT_CONTEXT_LENGTHS
     eval_batch_size: int = 64
@@ -72,10 +76,13 @@ class TrainConfig:
             raise ValueError(f"lr={self.lr} is invalid; use a positive learning rate.")
         if not 0 <= self.warmup_frac < 1:
             raise ValueError(f"warmup_frac={self.warmup_frac} is invalid; use a value in [0, 1).")
-        if self.n_val_subjects is not None and self.n_val_subjects < 1:
-            raise ValueError(
-                f"n_val_subjects={self.n_val_subjects} is invalid; use >= 1 or None (auto)."
-            )
+        for name in ("n_val_subjects", "n_val_trials"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name}={value} is invalid; use >= 1 or None (auto).")
+        for name in ("p_drop_eeg", "p_drop_eye"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}={getattr(self, name)} is invalid; use [0, 1].")
         if any(int(c) < 1 for c in self.context_lengths):
             raise ValueError(f"context_lengths={self.context_lengths} must all be >= 1 window.")
         object.__setattr__(self, "context_lengths", tuple(int(c) for c in self.context_lengths))

@@ -28,6 +28,9 @@ from .config import TrainConfig
 
 logger = logging.getLogger("cmt_live")
 
+#: What a model is trained on: both modalities (with modality dropout) or one only.
+MODALITIES = ("both", "eeg", "eye")
+
 
 def dann_alpha(progress: float) -> float:
     """Gradient-reversal strength ``2 / (1 + exp(-10 p)) - 1`` for training progress ``p``."""
@@ -88,6 +91,7 @@ def train_model(
     seed: int | None = None,
     progress: bool = False,
     desc: str = "train",
+    modality: str = "both",
 ) -> FoldTraining:
     """Train one model; keep the epoch with the best validation trial accuracy.
 
@@ -108,7 +112,10 @@ def train_model(
     progress : bool
         tqdm bar on stderr.
     desc : str
-        Label of the progress bar and of error messages.
+        Label of the progress bar, the progress lines and error messages.
+    modality : {"both", "eeg", "eye"}
+        ``eeg`` / ``eye``: a single-modality model, trained and validated with the other
+        modality always missing (its features and mask zero), instead of modality dropout.
 
     Returns
     -------
@@ -120,6 +127,8 @@ def train_model(
             f"train_model needs training and validation trials; got {len(train_trials)} and "
             f"{len(val_trials)}. Check the subjects of the split."
         )
+    if modality not in MODALITIES:
+        raise ValueError(f"modality={modality!r} is invalid; use one of {MODALITIES}.")
     dev = resolve_device(device)
     n_epochs = int(cfg.epochs if epochs is None else epochs)
     seed = cfg.seed if seed is None else int(seed)
@@ -137,12 +146,16 @@ def train_model(
         max_len=max_len,
         domains=domains,
         random_crop=cfg.random_crop,
-        p_drop_eeg=cfg.p_drop_eeg,
-        p_drop_eye=cfg.p_drop_eye,
+        p_drop_eeg={"both": cfg.p_drop_eeg, "eeg": 0.0, "eye": 1.0}[modality],
+        p_drop_eye={"both": cfg.p_drop_eye, "eeg": 1.0, "eye": 0.0}[modality],
         seed=seed,
     )
     val_ds = TrialSequenceDataset(val_trials, norm, max_len=max_len)
     val_batch = collate([val_ds[i] for i in range(len(val_ds))], pad_to=max_len)
+    missing = {"eeg": "eye", "eye": "eeg"}.get(modality)
+    if missing is not None:
+        val_batch[missing] = torch.zeros_like(val_batch[missing])
+        val_batch[f"{missing}_mask"] = torch.zeros_like(val_batch[f"{missing}_mask"])
 
     model = CrossModalTransformer(mcfg).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -212,7 +225,17 @@ def train_model(
             }
             result.history.append(rec)
             bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val_acc=f"{val_acc:.3f}")
-            logger.debug("%s epoch %d: %s", desc, epoch + 1, rec)
+            # Where no bar shows (a log file, a cluster worker), one line per epoch instead.
+            log = logger.info if progress and bar.disable else logger.debug
+            log(
+                "%s: epoch %d/%d loss %.4f val_acc %.3f (%.0f s)",
+                desc,
+                epoch + 1,
+                n_epochs,
+                rec["train_loss"],
+                val_acc,
+                time.perf_counter() - t0,
+            )
             key = (val_acc, -val_loss)
             if key > best_key:
                 best_key = key

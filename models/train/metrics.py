@@ -12,15 +12,39 @@ from ..config import ModelConfig
 from ..jsonsafe import jsonable
 from ..version import __version__
 from .config import TrainConfig
+from .stats import across_seeds, mean_std, model_summary
+
+#: Model kinds of ``metrics.json``'s statistics: (name, modality of the fold tasks, result key).
+MODEL_KINDS = (
+    ("transformer", "both", "test"),
+    ("transformer_eeg", "eeg", "test"),
+    ("transformer_eye", "eye", "test"),
+    ("baseline", "both", "baseline.both"),
+    ("baseline_eeg", "both", "baseline.eeg"),
+    ("baseline_eye", "both", "baseline.eye"),
+)
 
 
-def mean_std(values) -> dict:
-    """``{"mean", "std"}`` of the values that are not None (both None if there are none)."""
-    v = np.asarray([x for x in values if x is not None], dtype=float)
-    if v.size == 0:
-        return {"mean": None, "std": None}
-    # Population std (ddof=0), as np.std prints it in the seed's LOSO summary.
-    return {"mean": float(v.mean()), "std": float(v.std())}
+def statistics(results: list[dict], seeds: list[int], n_classes: int) -> dict:
+    """Per model kind: each seed's :func:`~models.train.stats.model_summary` and the aggregate
+    over seeds; kinds with no results (a modality not trained, no baseline) are left out."""
+    out = {}
+    for kind, modality, key in MODEL_KINDS:
+        per_seed = {}
+        for seed in seeds:
+            rs = [
+                r
+                for r in results
+                if r.get("seed", seeds[0]) == seed and r.get("modality", "both") == modality
+            ]
+            if key.startswith("baseline"):
+                rs = [r for r in rs if r.get("baseline")]
+            if rs:
+                per_seed[str(seed)] = model_summary(rs, n_classes=n_classes, key=key)
+        if per_seed:
+            summaries = list(per_seed.values())
+            out[kind] = {"per_seed": per_seed, "across_seeds": across_seeds(summaries)}
+    return out
 
 
 def build_metrics(
@@ -35,6 +59,13 @@ def build_metrics(
     spec: FeatureSpec,
     spec_source: str,
     wall_s: float,
+    protocol: str = "loso",
+    seeds: list[int] | None = None,
+    modalities: list[str] | None = None,
+    all_results: list[dict] | None = None,
+    retries: dict | None = None,
+    runner: dict | None = None,
+    settings: dict | None = None,
 ) -> dict:
     """Assemble ``metrics.json`` from the per-fold results.
 
@@ -54,12 +85,27 @@ def build_metrics(
     spec_source : str
     wall_s : float
         Duration of the run, seconds.
+    protocol : str
+    seeds : list of int | None
+        Default ``[cfg.seed]``.
+    modalities : list of str | None
+        Default ``["both"]``.
+    all_results : list of dict | None
+        Every fold task's result (all seeds and modalities); default ``fold_results``.
+    retries : dict | None
+        Retries spent per fold task.
+    runner : dict | None
+        How the folds ran.
+    settings : dict | None
+        The resolved settings of the command line.
 
     Returns
     -------
     dict
         JSON-ready (:func:`models.jsonsafe.jsonable`): data, settings, ``summary`` (means and
-        population stds over folds, summed confusion), ``folds``, ``deployment``.
+        population stds over folds of the first seed's fused models, summed confusion),
+        ``statistics`` (per model kind: per-seed summaries and the aggregate over seeds, see
+        :mod:`~models.train.stats`), ``folds``, ``deployment``.
     """
     tests = [r["test"] for r in fold_results]
     n_classes = len(tests[0]["confusion"]) if tests else N_CLASSES
@@ -82,9 +128,20 @@ def build_metrics(
         "chance": 1.0 / n_classes,
         "fold_wall_s": float(sum(r["wall_s"] for r in fold_results)),
     }
+    seeds = list(seeds) if seeds is not None else [cfg.seed]
+    modalities = list(modalities) if modalities is not None else ["both"]
+    every = fold_results if all_results is None else all_results
+    summary["window_acc"] = mean_std(t.get("window_acc") for t in tests)
     return jsonable(
         {
             "cmt_live_version": __version__,
+            "protocol": protocol,
+            "seeds": seeds,
+            "modalities": modalities,
+            "runner": runner,
+            "retries": dict(retries or {}),
+            "settings": settings,
+            "statistics": statistics(every, seeds, n_classes),
             "data": {
                 "root": str(data.root),
                 "fingerprint": data.fingerprint,

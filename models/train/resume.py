@@ -22,13 +22,20 @@ def atomic_write_json(path: Path, obj) -> None:
     tmp.replace(path)
 
 
-def run_identity(cfg: TrainConfig, model_config: ModelConfig, fingerprint: str) -> dict:
-    """What must match for a run folder to be resumed: settings and data fingerprint."""
+def run_identity(
+    cfg: TrainConfig, model_config: ModelConfig, fingerprint: str, *, protocol: str = "loso"
+) -> dict:
+    """What must match for a run folder to be resumed: settings, protocol and data fingerprint.
+
+    Seeds and modalities are not part of it: each adds fold tasks with their own names, so a
+    run can be extended by another seed or modality.
+    """
     return jsonable(
         {
             "train_config": cfg.to_dict(),
             "model_config": model_config.to_dict(),
             "data_fingerprint": fingerprint,
+            "protocol": protocol,
         }
     )
 

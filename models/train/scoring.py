@@ -80,6 +80,7 @@ def score_trials(
     batch_size: int = 64,
     n_classes: int = N_CLASSES,
     modality_ablation: bool = True,
+    drop: str | None = None,
 ) -> dict:
     """Trial-level and streaming accuracy of ``predict`` on ``trials``.
 
@@ -102,13 +103,19 @@ def score_trials(
     n_classes : int
         Size of the confusion matrix.
     modality_ablation : bool
-        Also score with the eye (EEG only) and the EEG (eye only) masked out.
+        Also score with the eye (EEG only) and the EEG (eye only) masked out of the inputs
+        (a masked-input ablation of this model, not a model trained on one modality).
+    drop : {None, "eeg", "eye"}
+        Score every prediction with that modality missing (a single-modality model); no
+        ablation then.
 
     Returns
     -------
     dict
         ``trial_acc``, ``n_trials``, ``confusion`` (true x predicted counts), ``trial_pred``,
-        ``trial_label``, ``streaming_acc`` {L: acc}, ``n_windows``, and with
+        ``trial_label``, ``streaming_acc`` {L: acc} (L = 1 is always there), ``window_acc``
+        (each window classified alone, as papers report window-level accuracy: L = 1),
+        ``n_windows``, and with
         ``modality_ablation`` ``trial_acc_eeg_only`` / ``trial_acc_eye_only``.
     """
     if len(trials) == 0:
@@ -116,7 +123,7 @@ def score_trials(
     labels = np.array([int(t.label) for t in trials])
     eeg = [np.asarray(t.eeg)[:max_len] for t in trials]
     eye = [np.asarray(t.eye)[:max_len] for t in trials]
-    probs = predict_sequences(predict, eeg, eye, batch_size=batch_size, pad_to=max_len)
+    probs = predict_sequences(predict, eeg, eye, batch_size=batch_size, pad_to=max_len, drop=drop)
     pred = probs.argmax(axis=1)
     conf = np.zeros((n_classes, n_classes), dtype=int)
     np.add.at(conf, (labels, pred), 1)
@@ -127,13 +134,13 @@ def score_trials(
         "trial_pred": pred.tolist(),
         "trial_label": labels.tolist(),
     }
-    if modality_ablation:
-        for drop, key in (("eye", "trial_acc_eeg_only"), ("eeg", "trial_acc_eye_only")):
+    if modality_ablation and drop is None:
+        for masked, key in (("eye", "trial_acc_eeg_only"), ("eeg", "trial_acc_eye_only")):
             p = predict_sequences(
-                predict, eeg, eye, batch_size=batch_size, pad_to=max_len, drop=drop
+                predict, eeg, eye, batch_size=batch_size, pad_to=max_len, drop=masked
             ).argmax(axis=1)
             out[key] = float(np.mean(p == labels))
-    lengths = sorted({int(c) for c in context_lengths if int(c) <= max_len} | {int(max_len)})
+    lengths = sorted({int(c) for c in context_lengths if int(c) <= max_len} | {1, int(max_len)})
     streaming = {}
     for L in lengths:
         ctx_eeg, ctx_eye, ctx_lab = [], [], []
@@ -141,9 +148,10 @@ def score_trials(
             ctx_eeg += causal_contexts(np.asarray(t.eeg), L)
             ctx_eye += causal_contexts(np.asarray(t.eye), L)
             ctx_lab += [int(t.label)] * np.asarray(t.eeg).shape[0]
-        p = predict_sequences(predict, ctx_eeg, ctx_eye, batch_size=batch_size * 4)
+        p = predict_sequences(predict, ctx_eeg, ctx_eye, batch_size=batch_size * 4, drop=drop)
         streaming[str(L)] = float(np.mean(p.argmax(axis=1) == np.asarray(ctx_lab)))
     out["streaming_acc"] = streaming
+    out["window_acc"] = streaming["1"]
     out["n_windows"] = int(sum(np.asarray(t.eeg).shape[0] for t in trials))
     return out
 
