@@ -30,7 +30,14 @@ def _live(*args):
     cmd = [sys.executable, "-m", "cmt_live.cli.live", "--headless", "--device", "cpu"]
     cmd += ["--threads", "1", "--log-level", "INFO", *map(str, args)]
     return subprocess.Popen(
-        cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As from a terminal: a child inherits an ignored SIGINT (something earlier in a full
+        # pytest run left it ignored: the Ctrl-C tests then waited out their 60 s).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

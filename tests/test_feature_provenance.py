@@ -168,7 +168,9 @@ def release_model(tmp_path_factory):
     write_seedv(root / "data", _trials())
     data = load_seedv(root / "data")
     cfg = TrainConfig.from_preset("tiny", epochs=1)
-    train_run.run_loso(data, root / "run", cfg, folds_limit=1, final=False, device="cpu")
+    train_run.run_cv(
+        data, root / "run", cfg, folds_limit=1, final=False, baseline=False, device="cpu"
+    )
     (model,) = sorted((root / "run").glob("fold_*.pt"))
     return model
 
@@ -260,7 +262,7 @@ def test_model_of_the_old_eye_order_gets_its_columns_by_name(tmp_path):
     frame = FeatureFrame(t_end=4.0, eeg=np.zeros(310), eye=eye, eeg_valid=True, eye_valid=True)
     one = np.ones(1, np.float32)
     ctx = Context(np.zeros((1, 310)), eye[None], one, one, np.array([4.0]))
-    (pred,) = pipe.predict([(frame, ctx, 0.0)])
+    (pred,) = pipe.predict([(frame, ctx, {"features": 0.0})])
     fed = seen[0][1][0, 0]
     assert [EYE_FEATURE_NAMES[int(v)] for v in fed] == list(EYE_FEATURE_NAMES_V1)
     assert np.isfinite(pred.probs).all()
@@ -335,7 +337,9 @@ def test_model_trained_on_event_derived_eye_features_uses_both_modalities_live(t
     (tmp_path / "data" / SPEC_FILE).write_text(json.dumps(meta))
     data = load_seedv(tmp_path / "data")
     cfg = TrainConfig.from_preset("tiny", epochs=1)
-    train_run.run_loso(data, tmp_path / "run", cfg, folds_limit=1, final=False, device="cpu")
+    train_run.run_cv(
+        data, tmp_path / "run", cfg, folds_limit=1, final=False, baseline=False, device="cpu"
+    )
     (path,) = sorted((tmp_path / "run").glob("fold_*.pt"))
     rt = load_runtime(path, device="cpu", warmup=0)
     assert rt.contract.feature_source == meta["feature_source"]
