@@ -53,6 +53,10 @@ class Driver:
         ``wait(timeout_s)`` method returns earlier, when data arrives; others are polled).
     health_every_s : float
         Period of stream-health reports to the sinks, seconds (realtime sources).
+    warm_s : float
+        Realtime sources: run the model once, result discarded, when the next window's last
+        sample is this close (seconds of EEG; :meth:`Pipeline.warm`), so the call that counts
+        finds its weights in the CPU caches. 0 turns it off.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class Driver:
         batch: int = 64,
         poll_s: float = 0.02,
         health_every_s: float = 0.5,
+        warm_s: float = 0.04,
     ):
         if int(batch) != batch or batch < 1:
             raise ValueError(f"batch must be a positive integer; got {batch}.")
@@ -71,6 +76,7 @@ class Driver:
         self.batch = 1 if source.realtime else int(batch)
         self.poll_s = float(poll_s)
         self.health_every_s = float(health_every_s)
+        self.warm_s = float(warm_s)
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -117,6 +123,8 @@ class Driver:
                     pipe.predict(pending)
                     pending.clear()
             if source.realtime:
+                if self.warm_s > 0:
+                    pipe.warm(self.warm_s)
                 if now >= t_health:
                     t_health = now + self.health_every_s
                     pipe.emit_health(source.health())

@@ -308,3 +308,40 @@ def test_latency_budget_says_where_the_time_went(runtime, tmp_path, gaze_lag_s):
     rows = [json.loads(r) for r in (tmp_path / "s.jsonl").read_text().splitlines()]
     logged = [r["budget_ms"] for r in rows if r["kind"] == "prediction"]
     assert logged[0]["wait_gaze"] == pytest.approx(rec.preds[0].budget["wait_gaze"])
+
+
+def test_warm_runs_the_model_once_just_before_each_window_closes(runtime):
+    """A discarded model call when the next window's last sample is <= lead_s away, once per
+    window, on the last call's inputs: with 10-ms chunks and a 40-ms lead it runs 30-40 ms
+    (in EEG time) before each window's end, and the predictions are unchanged by it."""
+
+    class Counting:
+        def __init__(self, rt):
+            self.rt, self.contract, self.calls = rt, rt.contract, []
+
+        def predict_batch(self, *a):
+            self.calls.append(now[0])
+            return self.rt.predict_batch(*a)
+
+    now = [0.0]
+    counting = Counting(runtime)
+    pipe = Pipeline(counting, Settings.from_contract(runtime.contract, has_gaze=False))
+    plain = make(runtime, has_gaze=False)
+    eeg, ets = fake_eeg(8)
+    warm_at, preds, ref = [], [], []
+    for i in range(0, len(ets), 2):  # 10-ms chunks
+        now[0] = ets[i + 1] + 1 / 200  # the time after the chunk's last sample
+        batch = Batch(eeg=eeg[i : i + 2], eeg_ts=ets[i : i + 2])
+        preds += pipe.process(batch)
+        ref += plain.process(batch)
+        n = len(counting.calls)
+        assert not pipe.warm(0.04) or len(counting.calls) == n + 1
+        if len(counting.calls) > n:
+            warm_at.append(now[0])
+        assert not pipe.warm(0.04)  # once per window
+    ends = [p.t_end for p in preds]
+    assert len(ends) >= 4 and pipe.n_warmups == len(ends) - 1  # none before the first one
+    for t_end in ends[1:]:
+        lead = [t_end - t for t in warm_at if 0 < t_end - t < 0.5]
+        assert len(lead) == 1 and 0.03 - 1e-9 <= lead[0] <= 0.04 + 1e-9, (t_end, lead)
+    assert [p.probs.tolist() for p in preds] == [p.probs.tolist() for p in ref]
