@@ -83,10 +83,11 @@ class Driver:
 
     @classmethod
     def for_source(
-        cls, runtime, source: Source, *, sinks=(), batch: int = 64, **settings
+        cls, runtime, source: Source, *, sinks=(), batch: int = 64, gaze_cutoffs=(), **settings
     ) -> Driver:
         """The pipeline for a model and an opened source, and its driver.
 
+        ``gaze_cutoffs``: a replay's logged gaze cut-offs (``Pipeline(gaze_cutoffs=...)``).
         ``settings`` are :class:`~cmt_live.settings.Settings` fields (``step_s``, ...); the
         rates come from ``source.info``. Raises ``ContractError`` (reason and fix) when the
         model cannot run on these streams.
@@ -96,6 +97,7 @@ class Driver:
             Settings.for_source(runtime.contract, source.info, **settings),
             sinks=sinks,
             clock=source.now,
+            gaze_cutoffs=gaze_cutoffs,
         )
         return cls(pipeline, source, batch=batch)
 

@@ -70,6 +70,10 @@ class Pipeline:
     clock : callable() -> float
         The pipeline's clock (``t_computed``): the LSL clock live, the recording's time in a
         fast replay. Default ``time.monotonic`` (liblsl's ``local_clock`` on Linux).
+    gaze_cutoffs : sequence of (t_end, gaze_end)
+        Replay: the gaze cut-offs a live session logged (:func:`cmt_live.sinks.
+        read_gaze_cutoffs`), so windows that closed before the gaze reached their end get the
+        same gaze again.
 
     Raises
     ------
@@ -84,6 +88,7 @@ class Pipeline:
         *,
         sinks: Sequence[Sink] = (),
         clock: Callable[[], float] = time.monotonic,
+        gaze_cutoffs: Sequence[tuple[float, float]] = (),
     ):
         if settings.spec != runtime.contract.feature_spec:
             raise ValueError(
@@ -116,7 +121,7 @@ class Pipeline:
         self.context = ContextBuffer(
             settings.context_len, spec.window_s, spec.n_eeg_features, spec.n_eye_features
         )
-        self.cutter = WindowCutter(settings.windows)
+        self.cutter = WindowCutter(settings.windows, gaze_cutoffs)
         self.gaze_buffer = (
             RingBuffer(
                 len(GAZE_COLUMNS),

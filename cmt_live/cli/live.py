@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --replay of an EEG file: a gaze file (.asc, .csv)",
     )
     p.add_argument(
+        "--gaze-cutoffs",
+        type=Path,
+        metavar="LOG",
+        help="with --replay --fast: the live session's log, so windows that closed before the "
+        "gaze reached their end get the same gaze again",
+    )
+    p.add_argument(
         "--record",
         type=Path,
         metavar="PATH.xdf",
@@ -219,6 +226,8 @@ def _validate(args, parser) -> None:
         parser.error(f"--pupil-scale {args.pupil_scale} is invalid; it must be > 0.")
     if args.fast and not args.replay:
         parser.error("--fast goes with --replay FILE.")
+    if args.gaze_cutoffs and not (args.replay and args.fast):
+        parser.error("--gaze-cutoffs goes with --replay FILE --fast.")
     if args.gaze and not args.replay:
         parser.error("--gaze goes with --replay FILE (an EEG file).")
     if args.record and (args.fast or args.no_outlet):
@@ -480,7 +489,7 @@ def _run_fast_replay(args, runtime) -> int:
     from cmt_live.io.readers import check_long_enough
     from cmt_live.io.recording_source import RecordingSource
     from cmt_live.settings import ContractError
-    from cmt_live.sinks import SessionLog
+    from cmt_live.sinks import SessionLog, read_gaze_cutoffs
 
     spec = runtime.contract.feature_spec
     log = None
@@ -499,7 +508,10 @@ def _run_fast_replay(args, runtime) -> int:
             eeg_sfreq=spec.sfreq,
         )
         check_long_enough(args.replay, source.duration_s, spec.window_s)
-        driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
+        cutoffs = read_gaze_cutoffs(args.gaze_cutoffs) if args.gaze_cutoffs else ()
+        driver = Driver.for_source(
+            runtime, source, step_s=args.step, gaze_cutoffs=cutoffs, **_unit_settings(args)
+        )
         eye_input = _eye_input(runtime, args)
         if args.log:
             info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
