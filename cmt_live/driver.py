@@ -11,6 +11,7 @@ windows (same windows, same features, faster).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from ._logging import logger
 from .pipeline import Pipeline, Prepared
 from .settings import Settings
 from .source import Source
+
+#: GIL switch interval of a process running a realtime loop, seconds.
+_SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ class Driver:
         t_health = 0.0
         pending: list[Prepared] = []
         wait = getattr(source, "wait", None)
+        if source.realtime:
+            # The loop is woken by the inlets' reader threads; a thread that holds the GIL
+            # keeps it up to the switch interval (5 ms by default) before the woken loop runs.
+            sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL_S))
         while not self._stop.is_set():
             now = time.monotonic()
             if t_stop is not None and now >= t_stop:
