@@ -129,3 +129,22 @@ def test_cmt_dataset_refuses_subjects_below_1_and_unknown_sessions(tmp_path, spe
     err = capsys.readouterr().err
     assert why in err and "Traceback" not in err and spec in err
     assert not (tmp_path / "d").exists()
+
+
+def test_replaying_a_directory_is_one_line_for_both_replay_tools(tmp_path, capsys):
+    from live_models import make_model_file
+
+    from cmt_live.cli import live, replay
+
+    folder = tmp_path / "session.xdf"
+    folder.mkdir()
+    model = make_model_file(tmp_path / "m.pt")
+    for main, argv in (
+        (replay.main, [str(folder)]),
+        (live.main, ["--replay", str(folder), "--model", str(model), "--fast"]),
+        (live.main, ["--replay", str(folder), "--model", str(model)]),
+    ):
+        assert main(argv) == 2
+        lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert lines[-1].endswith(f"Is a directory: {folder}"), lines
+        assert not any("Traceback" in ln for ln in lines)

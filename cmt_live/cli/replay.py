@@ -23,6 +23,7 @@ import sys
 
 from cmt_live._logging import logger
 from cmt_live.cli.common import add_logging_args, apply_logging, parser
+from cmt_live.cli.errors import USER_ERRORS, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         for s in streams:
             s.name = args.prefix + s.name
         player = Player(streams, settings)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"cmt-replay: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        print(f"cmt-replay: {one_line(err)}", file=sys.stderr)
         return 2
 
     def _stop(signum, frame):
