@@ -131,6 +131,22 @@ def test_cmt_dataset_refuses_subjects_below_1_and_unknown_sessions(tmp_path, spe
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["--seedv-raw", "raw", "--gaze-units", "px"], "--gaze-units: for recordings only"),
+        (["--seedv-raw", "raw", "--seedv-times", "t.txt"], "--seedv-times: for recordings only"),
+        (["s.xdf:1:1", "--subjects", "1,2"], "--subjects is for --seedv-raw"),
+    ],
+)
+def test_cmt_dataset_refuses_options_its_input_would_ignore(tmp_path, argv, why, capsys):
+    from cmt_live.cli.dataset import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--out", str(tmp_path / "d"), *argv])
+    assert info.value.code == 2 and why in capsys.readouterr().err
+
+
 def test_replaying_a_directory_is_one_line_for_both_replay_tools(tmp_path, capsys):
     from live_models import make_model_file
 
