@@ -265,12 +265,6 @@ class Pipeline:
                     arrivals.popleft()
                 ready = arrivals[0][1] if arrivals else t_cut  # eye-only: no EEG wait
                 self._cut_at[w.t_end] = (min(ready, t_cut), t_cut)
-        if self.cutter.n_skipped > n_skipped and self._t_last_end is not None:
-            # Shown in the monitor's Events and the log, not only in the package log.
-            k = self.cutter.n_skipped - n_skipped
-            self.emit_event(
-                "skipped_windows", f"{k} due windows skipped to stay current", self._t_last_end
-            )
         return windows
 
     def prepare(self, window: Window) -> Prepared | None:
