@@ -386,7 +386,7 @@ class Pipeline:
         """Run the model once, result discarded, when the next window's last sample is at most
         ``lead_s`` away (once per window; the last call's inputs).
 
-        At one prediction per ``step_s`` the model's weights (~10 MB for the default preset)
+        At one prediction per ``step_s`` the model's weights (~28 MB for the default preset)
         leave the CPU caches between calls and the first call after a pause runs 1.5-2x slower
         than a warm one (``bench/bench_latency.py`` budget ``model``); a call made just before
         the window closes brings them back, so the call that counts runs warm. Costs one model

@@ -157,6 +157,10 @@ class WindowCutter:
     Parameters
     ----------
     settings : WindowSettings
+    gaze_cutoffs : iterable of (t_end, gaze_end)
+        A replay's recorded gaze cut-offs (LSL seconds; :attr:`Window.gaze_end`): the window
+        ending at ``t_end`` (within half an EEG period) takes only gaze stamped before
+        ``gaze_end``, as the recorded session did.
 
     Attributes
     ----------
