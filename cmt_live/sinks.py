@@ -120,7 +120,6 @@ def read_gaze_cutoffs(path) -> list[tuple[float, float]]:
         The file is not a session log (one line naming the file and the fix).
     """
     path = Path(path)
-    out = []
     try:
         if path.suffix.lower() == ".csv":
             with path.open(newline="", encoding="utf-8") as f:
@@ -129,13 +128,12 @@ def read_gaze_cutoffs(path) -> list[tuple[float, float]]:
         else:
             rows = [r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())
                     if r.get("kind") == "gaze_cutoff"]  # fmt: skip
-        out = [(float(r["t_end"]), float(r["gaze_end"])) for r in rows]
+        return [(float(r["t_end"]), float(r["gaze_end"])) for r in rows]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(
             f"{path}: cannot read gaze cut-offs ({err}); give the session log (.jsonl or .csv) "
             "that cmt-live --log wrote."
         ) from None
-    return out
 
 
 # --- ground truth --------------------------------------------------------------------------
