@@ -83,14 +83,15 @@ class Changed(enum.Flag):
     HEADLINE = enum.auto()
     HEALTH = enum.auto()
     GAPS = enum.auto()
-    FEATURES = enum.auto()  # scalp maps and per-window pupil means
+    FEATURES = enum.auto()  # per-window pupil means
+    MAPS = enum.auto()  # scalp maps of the latest window
     RAW_PUPIL = enum.auto()
     MARKERS = enum.auto()
     FINISHED = enum.auto()
     ACCURACY = enum.auto()
 
 
-#: Parts drawn in the time plots and scalp maps (the window throttles these hardest).
+#: Parts drawn in the time plots (redrawn when the time axis moves by a pixel or more).
 PLOT_PARTS = (
     Changed.PREDICTIONS | Changed.MARKERS | Changed.FEATURES | Changed.RAW_PUPIL | Changed.GAPS
 )
@@ -268,7 +269,7 @@ class MonitorState:
         else:
             self.pupil_means.push(t, (np.nan, np.nan))  # a break in the line, not a fake value
         self.latest_frame = frame
-        self._changed |= Changed.FEATURES
+        self._changed |= Changed.FEATURES | Changed.MAPS
 
     def add_health(self, snapshot: HealthSnapshot) -> None:
         for h in snapshot.streams:

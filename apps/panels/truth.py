@@ -9,16 +9,21 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from apps._qt import QtCore, pg
-from apps.panels.plotting import brush
+from apps._qt import QtCore, QtGui, pg
+from apps.panels.plotting import Spans, brush
 from apps.theme import BACKGROUND, class_color
+
+#: The strip's extent on the probability axis: the room left below probability 0
+#: (:data:`apps.panels.probabilities.Y_RANGE`), clipped by the view's bottom edge.
+STRIP_Y = (-0.1, -0.045)
 
 
 @dataclass
 class _DrawnMarker:
     t: float
     line: pg.InfiniteLine
-    strip: pg.LinearRegionItem
+    brush: QtGui.QBrush
+    end: float  # where its strip ends: the next marker, or the newest time for the last
 
 
 class TruthMarkers:
@@ -31,6 +36,7 @@ class TruthMarkers:
         self.class_names = tuple(class_names)
         self.max_markers = int(max_markers)
         self._markers: deque[_DrawnMarker] = deque()
+        self._strips = Spans(plot, STRIP_Y, z=-5)  # all strips in one item
 
     def add(self, t: float, label: str) -> None:
         """Draw a marker at session time ``t``; it ends the previous marker's strip."""
@@ -43,30 +49,23 @@ class TruthMarkers:
             label=label,
             labelOpts={"position": 0.93, "color": color, "fill": brush(BACKGROUND, 180)},
         )
-        strip = pg.LinearRegionItem(
-            values=(t, t),
-            movable=False,
-            brush=brush(color, 210),
-            pen=pg.mkPen(None),
-            span=(0.0, 0.045),
-        )
-        strip.setZValue(-5)
         if self._markers:
-            prev = self._markers[-1]
-            prev.strip.setRegion((prev.t, t))
+            self._markers[-1].end = t
         self.plot.addItem(line)
-        self.plot.addItem(strip)
-        self._markers.append(_DrawnMarker(t, line, strip))
+        self._markers.append(_DrawnMarker(t, line, brush(color, 210), t))
         while len(self._markers) > self.max_markers:
-            old = self._markers.popleft()
-            self.plot.removeItem(old.line)
-            self.plot.removeItem(old.strip)
+            self.plot.removeItem(self._markers.popleft().line)
+        self._draw_strips()
 
     def extend_last(self, t_now: float) -> None:
         """Stretch the newest marker's strip to session time ``t_now``."""
         if self._markers:
             last = self._markers[-1]
-            last.strip.setRegion((last.t, max(last.t, t_now)))
+            last.end = max(last.t, t_now)
+            self._draw_strips()
+
+    def _draw_strips(self) -> None:
+        self._strips.set_spans([(m.t, m.end, m.brush) for m in self._markers])
 
     @property
     def n_markers(self) -> int:
@@ -75,4 +74,4 @@ class TruthMarkers:
     @property
     def strip_regions(self) -> list[tuple[float, float]]:
         """Colour strips ``(start, end)`` (session seconds), oldest first."""
-        return [tuple(m.strip.getRegion()) for m in self._markers]
+        return [(m.t, m.end) for m in self._markers]
