@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from apps._qt import QtCore, QtGui, QtWidgets, pg
+from apps.panels.budget import BudgetTable
 from apps.panels.events import EventsList
 from apps.panels.gates import GatesPanel
 from apps.panels.headline import HeadlineBar
@@ -196,6 +197,16 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.trends = TrendsPanel(self.trends_widget, budget_ms=latency_budget_ms)
         self.trends.latency_plot.setXLink(p_prob)  # the same time axis as the plots on the left
         rl.addWidget(self.trends_widget, stretch=2)
+        # The latency budget, on request (headline button): hidden, it is not drawn at all.
+        self.budget_title = self._section_title(
+            f"Latency budget  (newest prediction; p50/p99 over the last "
+            f"{self.state.budget_ms.capacity} with a budget)"
+        )
+        self.budget_table = BudgetTable()
+        for w in (self.budget_title, self.budget_table):
+            w.hide()
+            rl.addWidget(w)
+        self.headline.button_budget.toggled.connect(self.show_budget)
         rl.addWidget(self._section_title("Stream health"))
         self.health_table = HealthTable()
         self.health_table.update_health(self.state.health_view())
@@ -245,12 +256,14 @@ class MonitorWindow(QtWidgets.QMainWindow):
         the time plots are most of a redraw's cost (bench/bench_gui.py).
         """
         now = time.monotonic()
-        due = PLOT_PARTS | TEXT_PARTS | Changed.MAPS
+        due = PLOT_PARTS | TEXT_PARTS | Changed.MAPS | Changed.BUDGET
+        if self.budget_table.isHidden():
+            due &= ~Changed.BUDGET  # stays pending until the table is shown
         if not force:
             if not self._plots_due(now):
                 due &= ~PLOT_PARTS
             if now - self._t_text_drawn < 1.0 / self.MAX_TEXT_FPS:
-                due &= ~TEXT_PARTS
+                due &= ~(TEXT_PARTS | Changed.BUDGET)
             if now - self._t_map_drawn < 1.0 / self.MAX_MAP_FPS:
                 due &= ~Changed.MAPS
         taken = self.state.take_changes(due)
@@ -258,7 +271,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
             taken = due
         elif not taken:
             return
-        if taken & TEXT_PARTS:
+        if taken & (TEXT_PARTS | Changed.BUDGET):
             self._t_text_drawn = now
             self._draw_text(taken)
         if Changed.MAPS in taken and self.state.latest_frame is not None:
@@ -293,6 +306,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.health_table.update_health(state.health_view())
         if Changed.ACCURACY in parts:
             self.accuracy_label.setText(state.accuracy_text())
+        if Changed.BUDGET in parts:
+            self.budget_table.show_budget(state.budget_view())
 
     def _draw_plots(self, parts: Changed) -> None:
         state = self.state
@@ -329,6 +344,16 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.headline.show_run_state(paused=self._paused, finished=self.state.finished)
         if not self._paused:
             self.refresh(force=True)
+
+    def show_budget(self, shown: bool) -> None:
+        """Show (True) or hide (False) the latency budget table; shown, it is filled at once."""
+        for w in (self.budget_title, self.budget_table):
+            w.setVisible(shown)
+        if self.headline.button_budget.isChecked() != shown:
+            self.headline.button_budget.setChecked(shown)
+        if shown:
+            self.state.take_changes(Changed.BUDGET)
+            self.budget_table.show_budget(self.state.budget_view())
 
     def jump_to(self, t: float, half_width_s: float = 30.0) -> None:
         """Pause the view and centre the time axis on session time ``t`` (an event's)."""
