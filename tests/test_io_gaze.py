@@ -144,6 +144,9 @@ def test_gaze_csv_per_eye_pixels_tab_separated(tmp_path):
     )
     with pytest.raises(ValueError, match=r"tobii\.tsv: gaze is in pixels .* --screen-cm"):
         read_gaze_csv(path, units="px")
+    # Pixels per degree without the resolution: the centre (0 degrees) is unknown.
+    with pytest.raises(ValueError, match=r"resolution is unknown.*pass --screen-px W H"):
+        read_gaze_csv(path, units="px", geometry=ScreenGeometry(px_per_deg=(40, 40)))
     s = read_gaze_csv(path, units="px", geometry=ScreenGeometry((1920, 1080), px_per_deg=(40, 40)))
     np.testing.assert_allclose(s.timestamps, [1.0, 1.01])
     assert s.data[0, :2].tolist() == pytest.approx([0.5, 0.0])  # mean of 0 and 1 deg
