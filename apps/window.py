@@ -58,7 +58,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
     refresh_hz : float
         Rate of the queue-draining timer (20-30 Hz); header and health follow it.
     max_plot_fps : float
-        Most redraws per second of the time plots and topomaps.
+        Most redraws per second of the time plots (they also wait for a pixel of new time).
     title : str
     streams : sequence of StreamLabel
         The inputs (markers included), shown as health rows with type and source from the start.
