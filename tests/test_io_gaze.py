@@ -10,7 +10,7 @@ from live_models import make_model_file
 
 from cmt_live.cli.live import main as live_main
 from cmt_live.driver import Driver
-from cmt_live.io.eyelink import read_eyelink_asc
+from cmt_live.io.eyelink import parse_asc, read_eyelink_asc
 from cmt_live.io.gaze_csv import read_gaze_csv
 from cmt_live.io.gaze_geometry import ScreenGeometry, combine_eyes
 from cmt_live.io.options import RecordingOptions
@@ -97,6 +97,18 @@ def test_eyelink_binocular_to_degrees(tmp_path):
     np.testing.assert_array_equal(s.data[:, 4], ok.astype(np.float32))
     assert np.isnan(s.data[blinking, 0]).all()
     assert s.data[ok, 2][0] == 3800.0 and s.data[ok, 3][0] == 4100.0
+
+
+def test_parse_asc_keeps_the_trackers_events_per_eye(tmp_path):
+    """The validation bench compares our events with these (the stream never carries them)."""
+    path = _asc(tmp_path / "ev.asc")
+    with open(path, "a") as fh:
+        fh.write("ESACC R   5511700\t5511720\t22\t 900.0\t 540.0\t1000.0\t 540.0\t   2.17\t 180\n")
+        fh.write("EBLINK L  5511800\t5511900\t102\n")
+    ev = parse_asc(path).events
+    assert ev["L"]["fix"] == [(5511179.0, 5511179.0 + 600)]
+    assert ev["R"]["sacc"] == [(5511700.0, 5511720.0, 2.17)]
+    assert ev["L"]["blink"] == [(5511800.0, 5511900.0)] and "sacc" not in ev["L"]
 
 
 def test_eyelink_monocular_extra_columns_and_geometry(tmp_path):
