@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.constants import EYE_FEATURE_NAMES
+from features.constants import EYE_FEATURE_NAMES, eye_column_order
 from features.de import StreamingDE
 from features.eye import eye_features_window
 from features.lds import CausalLDS
@@ -77,7 +77,7 @@ class Featurizer:
         self.eye_policy = eye_policy
         # Frames hold the eye features in EYE_FEATURE_NAMES order (the pipeline gives the model
         # its own order); a masked model may name other columns: NaN then, never shown wrong.
-        self._eye_computable = sorted(spec.eye_names) == sorted(EYE_FEATURE_NAMES)
+        self._eye_computable = eye_column_order(spec.eye_names) is not None
         self._eye_absent = np.array(
             [EYE_FEATURE_NAMES.index(c) for c in eye_absent if c in EYE_FEATURE_NAMES],
             dtype=np.intp,

@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from features.constants import EYE_FEATURE_NAMES
+from features.constants import EYE_FEATURE_NAMES, eye_column_order
 from features.seedv import CLASS_NAMES
 from models.runtime import fit_to_context
 
@@ -112,12 +112,9 @@ class Pipeline:
             raise ContractError(f"The model's feature spec cannot run live: {err}") from err
         # Frames hold the eye features in features/ order; a model file of an older column
         # order (the same 33 names) gets its own order at the model's door.
-        names = tuple(spec.eye_names)
-        self._eye_cols = (
-            np.array([EYE_FEATURE_NAMES.index(n) for n in names])
-            if names != EYE_FEATURE_NAMES and sorted(names) == sorted(EYE_FEATURE_NAMES)
-            else None
-        )
+        order = eye_column_order(spec.eye_names)
+        reordered = order is not None and order != tuple(range(len(EYE_FEATURE_NAMES)))
+        self._eye_cols = np.array(order) if reordered else None
         self.context = ContextBuffer(
             settings.context_len, spec.window_s, spec.n_eeg_features, spec.n_eye_features
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.constants import EYE_FEATURE_NAMES
+from features.constants import EYE_FEATURE_NAMES, eye_column_order
 from features.seedv import CLASS_NAMES
 from features.spec import FeatureSpec
 from models.contract import COMPUTED, LIVE_SOURCES
@@ -147,7 +147,7 @@ class Settings:
             policy = "trusted" if self.trust_release_eye else "masked"
         object.__setattr__(self, "eye_policy", policy)
         # Same names in another order (a model of an older column order) are mapped by name.
-        if policy != "masked" and sorted(spec.eye_names) != sorted(EYE_FEATURE_NAMES):
+        if policy != "masked" and eye_column_order(spec.eye_names) is None:
             raise ContractError(
                 "The model's eye features differ from the 33 features/ computes "
                 f"({len(spec.eye_names)} names; not ours: "

@@ -66,6 +66,16 @@ EYE_FEATURE_NAMES_V1: tuple[str, ...] = (
     *EYE_FEATURE_NAMES[24:],
 )  # fmt: skip
 
+
+def eye_column_order(names) -> tuple[int, ...] | None:
+    """Where each of ``names`` sits in :data:`EYE_FEATURE_NAMES` when they are the same 33
+    names in any order (a model of an older column order), else None."""
+    names = tuple(names)
+    if sorted(names) != sorted(EYE_FEATURE_NAMES):
+        return None
+    return tuple(EYE_FEATURE_NAMES.index(n) for n in names)
+
+
 #: SEED-IV ``eye_feature_smooth`` row (0-based, of 31) of each column; None: SEED-IV has none.
 SEEDIV_EYE_ROWS: dict[str, int | None] = {
     name: (i if i < 22 else None if i < 24 else i - 2) for i, name in enumerate(EYE_FEATURE_NAMES)

@@ -59,12 +59,13 @@ def _contract_summary(runtime) -> dict:
     }
 
 
-def _eye_input(runtime, args) -> str:
-    """How the model's eye input is used, told once on stderr when it is not plainly used."""
+def _eye_input(runtime, settings) -> str:
+    """How the model's eye input is used (``settings.eye_policy``), told once on stderr when
+    it is not plainly used."""
     source = runtime.contract.feature_source["eye"]
-    if runtime.contract.live_ready("eye"):
+    if settings.eye_policy == "use":
         return "used"
-    if args.trust_release_eye_features:
+    if settings.eye_policy == "trusted":
         print(
             f"cmt-live: WARNING: the model's eye features are '{source}' (not computed by "
             "cmt-live: a release's columns, whose order, units and per-clip statistics differ "
@@ -163,7 +164,7 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
         pipeline = driver.pipeline
         start_info = _contract_summary(runtime)
         start_info.update(
-            eye_input=_eye_input(runtime, args),
+            eye_input=_eye_input(runtime, driver.pipeline.settings),
             eeg_stream=info.eeg.name,
             eeg_source_id=info.eeg.source_id,
             eeg_sfreq=info.eeg.sfreq,

@@ -90,7 +90,7 @@ def _run_fast_replay(args, runtime) -> int:
         driver = Driver.for_source(
             runtime, source, step_s=args.step, gaze_cutoffs=cutoffs, **_unit_settings(args)
         )
-        eye_input = _eye_input(runtime, args)
+        eye_input = _eye_input(runtime, driver.pipeline.settings)
         if args.log:
             info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
                     "filled_channels": list(source.info.filled_channels),
