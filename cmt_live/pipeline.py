@@ -416,6 +416,7 @@ class Pipeline:
         if not ctx.has_eeg:
             flags.add(Flag.EEG_MISSING)
         probs = np.asarray(probs, dtype=np.float64)
+        budget["sinks"] = 0.0  # the first sink; each later one gets the time before it
         pred = Prediction(
             t_end=frame.t_end,
             probs=probs,
@@ -429,7 +430,10 @@ class Pipeline:
         )
         self.n_predictions += 1
         t0 = time.perf_counter()
-        for s in self.sinks:
-            budget["sinks"] = (time.perf_counter() - t0) * 1e3  # the sinks before this one
-            s.on_prediction(pred)
+        for i, s in enumerate(self.sinks):
+            if i:
+                sinks_ms = (time.perf_counter() - t0) * 1e3
+                s.on_prediction(replace(pred, budget={**budget, "sinks": sinks_ms}))
+            else:
+                s.on_prediction(pred)
         return pred

@@ -236,8 +236,9 @@ class Prediction:
           ``gaze_wait_s``);
         - ``queue``: then until its features started (other windows due at once);
         - ``features`` and ``model`` (its share of the model call);
-        - ``sinks``: time in the sinks called before the one reading it (the session log is
-          added last, so it sees the outlet's and the monitor's time).
+        - ``sinks``: time in the sinks called before the one reading it, in the order they
+          were added (``cmt-live``: the outlet, then the session log, which so records the
+          outlet's time, then the monitor).
     """
 
     t_end: float

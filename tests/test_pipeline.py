@@ -308,6 +308,10 @@ def test_latency_budget_says_where_the_time_went(runtime, tmp_path, gaze_lag_s):
     rows = [json.loads(r) for r in (tmp_path / "s.jsonl").read_text().splitlines()]
     logged = [r["budget_ms"] for r in rows if r["kind"] == "prediction"]
     assert logged[0]["wait_gaze"] == pytest.approx(rec.preds[0].budget["wait_gaze"])
+    # Each sink reads the time of the sinks before it: none for the first, the recorder's for
+    # the log (its own record: the recorder's copy is not changed afterwards).
+    assert all(p.budget["sinks"] == 0.0 for p in rec.preds)
+    assert all(b["sinks"] > 0.0 for b in logged)
 
 
 def test_warm_runs_the_model_once_just_before_each_window_closes(runtime):
