@@ -181,7 +181,7 @@ class Pipeline:
             self.emit_event(kind, message, t)
         # A sink's own trouble (the log's disk is full) is shown by every sink.
         for sink in list(self.sinks):
-            for kind, message in getattr(sink, "pop_alerts", list)():
+            for kind, message in sink.pop_alerts():
                 self.emit_event(kind, message, self.clock())
 
     def _push_gaze(self, data: np.ndarray, timestamps: np.ndarray) -> None:

@@ -39,7 +39,7 @@ from cmt_live.io.readers import (
     select_streams,
 )
 from cmt_live.plausibility import UnitsCheck, eeg_problem
-from features import FeatureSpec, apply_lds, de_features, preprocess_batch
+from features import FeatureSpec, apply_lds, de_features
 from features.eye import eye_features_at
 from features.preprocess import StreamingPreprocessor
 from features.seedv import CLASS_NAMES, N_TRIALS_PER_SESSION, SEEDV_LABELS, SPEC_FILE
@@ -79,8 +79,8 @@ def preprocessed(x: np.ndarray, sfreq: float, t_first: float, spec: FeatureSpec,
         Input time each output sample describes (the filters' delay removed).
     """
     if spec.preprocess:
-        y, _ = preprocess_batch(x, sfreq, sfreq_out=spec.sfreq, causal=True)
-        delay = StreamingPreprocessor(1, sfreq, sfreq_out=spec.sfreq).delay_s
+        pre = StreamingPreprocessor(x.shape[0], sfreq, sfreq_out=spec.sfreq)
+        y, delay = pre.push(x), pre.delay_s
     elif sfreq == spec.sfreq:
         y, delay = x, 0.0
     else:
