@@ -10,6 +10,11 @@ shift || true
 here="$(cd "$(dirname "$0")" && pwd)"
 export LSLAPICFG="$(cd "$here/../cmt_live/lsl" && pwd)/lsl_loopback.cfg"
 export QT_QPA_PLATFORM=offscreen
+# One math thread per process unless the caller says otherwise: the tests already run torch on
+# one thread, and on 2 shared cores extra OpenMP/BLAS threads in the subprocesses (cmt-live,
+# cmt-train, cmt-sim) only spin against each other and against any other job on the machine.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+export MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 if unshare -n true 2>/dev/null; then
   echo "run_pytest: running inside 'unshare -n' (loopback only)"
   unshare -n sh -c 'ip link set lo up && exec "$0" -m pytest "$@"' "$py" "$@"

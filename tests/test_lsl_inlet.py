@@ -33,6 +33,11 @@ def _uid():
     return uuid.uuid4().hex[:10]
 
 
+#: Deadline of a condition wait: generous for a loaded 2-core machine (a met condition returns
+#: at once; the timings under test are asserted on their own, e.g. ``t_stale < 1.0``).
+WAIT_S = 30.0
+
+
 def _wait(cond, timeout_s):
     t_end = time.monotonic() + timeout_s
     while time.monotonic() < t_end:
@@ -61,10 +66,10 @@ def test_happy_path_counter_units_labels_health(sources):
     with StreamInput(info, kind="eeg") as s:
         assert s.ch_names == ("Fp1", "Cz", "O2") and s.sfreq == 200.0
         assert s.meta.source_id == sid and s.meta.units == ("microvolts",) * 3
-        assert _wait(lambda: s.buffer.n_total >= 300, 5)
+        assert _wait(lambda: s.buffer.n_total >= 300, WAIT_S)
         d1, t1 = s.read_new()
         n1 = s.buffer.n_total
-        assert _wait(lambda: s.buffer.n_total >= n1 + 60, 5)
+        assert _wait(lambda: s.buffer.n_total >= n1 + 60, WAIT_S)
         d2, t2 = s.read_new()
         h = s.health()
     d, ts = np.concatenate([d1, d2]), np.concatenate([t1, t2])
@@ -119,11 +124,11 @@ def test_outage_stale_then_recovered_with_same_source_id(sources):
     proc, _ = sources("--name", name, "--source-id", sid, "--counter", "--unit", "V")
     s = StreamInput(resolve_stream(name, timeout=5), kind="eeg")
     try:
-        assert _wait(lambda: s.buffer.n_total > 100, 5)
+        assert _wait(lambda: s.buffer.n_total > 100, WAIT_S)
         created0 = s.meta.created_at
         stop_source(proc)  # a crash
         t_kill = time.monotonic()
-        assert _wait(lambda: s.status != "connected", 2)
+        assert _wait(lambda: s.status != "connected", WAIT_S)
         t_stale = time.monotonic() - t_kill
         assert s.status in ("stale", "recovering", "absent")
         t_last = s.newest_timestamp
@@ -140,7 +145,7 @@ def test_outage_stale_then_recovered_with_same_source_id(sources):
             "100000",
         )
         t_restart = time.monotonic()
-        assert _wait(lambda: s.status == "connected" and s.newest_timestamp > t_last + 0.5, 10)
+        assert _wait(lambda: s.status == "connected" and s.newest_timestamp > t_last + 0.5, WAIT_S)
         t_recovery = time.monotonic() - t_restart
         # The restarted outlet's identity was taken (adopted or opened fresh).
         assert created0 < lsl_restart < s.meta.created_at
@@ -173,19 +178,19 @@ def test_stream_back_at_another_rate_is_refused_then_the_right_one_accepted(sour
         return any(k == kind for k, _, _ in events)
 
     try:
-        assert _wait(lambda: s.buffer.n_total > 100, 5)
+        assert _wait(lambda: s.buffer.n_total > 100, WAIT_S)
         created0 = s.meta.created_at
         stop_source(proc)
-        assert _wait(lambda: s.status != "connected", 2)
+        assert _wait(lambda: s.status != "connected", WAIT_S)
         args = ("--name", name, "--source-id", sid, "--counter", "--unit", "V")
         wrong, _ = sources(*args, "--sfreq", "100", "--start-index", "100000")
-        assert _wait(lambda: saw("refused"), 15)
+        assert _wait(lambda: saw("refused"), WAIT_S)
         (msg,) = [m for k, m, _ in events if k == "refused"]
         assert "a nominal rate of 100 Hz instead of 200 Hz" in msg
         assert "restart cmt-live with a model and stream that match" in msg
         # Let the reader go round several more re-resolutions: still nothing fed.
         n = s.recovery.n_resolves
-        assert _wait(lambda: s.recovery.n_resolves >= n + 3, 10)
+        assert _wait(lambda: s.recovery.n_resolves >= n + 3, WAIT_S)
         assert s.status != "connected" and s.buffer.latest(1)[0][0, 0] < 100000
         assert [k for k, _, _ in events].count("refused") == 1
         assert s.meta.created_at == created0  # the refused outlet's identity was not taken
@@ -193,7 +198,7 @@ def test_stream_back_at_another_rate_is_refused_then_the_right_one_accepted(sour
         stop_source(wrong)
         lsl_right = pylsl.local_clock()  # outlets stamp created_at on this same clock
         sources(*args, "--start-index", "200000")
-        assert _wait(lambda: s.status == "connected" and s.buffer.latest(1)[0][0, 0] >= 2e5, 15)
+        assert _wait(lambda: s.status == "connected" and s.buffer.latest(1)[0][0, 0] >= 2e5, WAIT_S)
         d, _ = s.buffer.latest(10**5)
         assert not ((d[:, 0] >= 100000) & (d[:, 0] < 200000)).any()
         assert s.meta.created_at > lsl_right  # the right outlet's identity, not the refused one's
@@ -206,11 +211,13 @@ def test_outage_without_source_id_reresolves_a_fresh_inlet(sources):
     proc, _ = sources("--name", name, "--counter", "--unit", "V")
     s = StreamInput(resolve_stream(name, timeout=5), kind="eeg")
     try:
-        assert _wait(lambda: s.buffer.n_total > 100, 5)
+        assert _wait(lambda: s.buffer.n_total > 100, WAIT_S)
         stop_source(proc)
-        assert _wait(lambda: s.status != "connected", 2)
+        assert _wait(lambda: s.status != "connected", WAIT_S)
         sources("--name", name, "--counter", "--unit", "V", "--start-index", "5000")
-        assert _wait(lambda: s.status == "connected" and s.buffer.latest(1)[0][0, 0] >= 5000, 10)
+        assert _wait(
+            lambda: s.status == "connected" and s.buffer.latest(1)[0][0, 0] >= 5000, WAIT_S
+        )
         assert s.n_reconnects == 1
         assert "reconnected" in [k for k, _, _ in s.pop_events()]
     finally:
@@ -281,7 +288,7 @@ def test_nan_bursts_and_backward_and_duplicate_stamps_are_counted(sources):
     with StreamInput(resolve_stream(name, timeout=5), kind="eeg") as s:
         c = s.checker
         faults = lambda: (c.n_backward, c.n_duplicate, c.n_nonfinite)  # noqa: E731
-        assert _wait(lambda: c.n_samples >= 301 - 8 and faults() == (5, 3, 10), 6), faults()
+        assert _wait(lambda: c.n_samples >= 301 - 8 and faults() == (5, 3, 10), WAIT_S), faults()
         d, ts = s.buffer.latest(10**5)
         h = s.health()
     assert h.n_timestamp_faults == 8 and len(s.timestamp_faults) == 8
@@ -319,7 +326,7 @@ def test_gaze_is_not_dejittered_and_goes_stale_after_a_second(sources):
 
     with StreamInput(resolve_stream(name, kind="gaze", timeout=5), kind="gaze") as s:
         assert s.dejitter is None and s.stale_after_s == 1.0
-        assert _wait(lambda: s.buffer.n_total > 120, 5)
+        assert _wait(lambda: s.buffer.n_total > 120, WAIT_S)
         _, ts = s.buffer.latest(100)
         assert np.std(np.diff(ts)) > 5e-4  # the 2 ms jitter is kept
         # The source pauses (its outlet stays up): stale a second after the last sample.
@@ -327,9 +334,9 @@ def test_gaze_is_not_dejittered_and_goes_stale_after_a_second(sources):
         silent = pylsl.local_clock() - s.newest_timestamp
         assert 0.95 < silent < 2.0
         # A re-resolution finds the same outlet: still "stale", the inlet is kept.
-        assert _wait(lambda: s.recovery.n_resolves >= 2 and s.status == "stale", 5)
+        assert _wait(lambda: s.recovery.n_resolves >= 2 and s.status == "stale", WAIT_S)
         assert s.n_reconnects == 0
         # The source resumes: connected again, on the same inlet.
-        assert _wait(lambda: s.status == "connected", 10)
+        assert _wait(lambda: s.status == "connected", WAIT_S)
         assert s.n_reconnects == 0 and s.n_recoveries == 1
     stop_source(proc)

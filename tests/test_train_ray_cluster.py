@@ -4,6 +4,8 @@ fold that either node finished."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from test_train_runners import comparable
 from test_training import make_data, make_trials
@@ -32,12 +34,14 @@ def two_nodes():
 
 
 def test_folds_run_on_both_nodes_and_equal_the_local_run(two_nodes, tmp_path):
+    term = signal.getsignal(signal.SIGTERM)
     data = make_data(make_trials(n_subjects=3, n_windows=(2, 4)))
     cfg = TrainConfig.from_preset("tiny", epochs=1)
     spec = RunnerSpec(kind="ray", ray_address=two_nodes.address)
     m = train_run.run_cv(data, tmp_path / "ray", cfg, final=False, device="cpu", runner=spec)
     assert not ray.is_initialized()  # the run joined the cluster, and left it when done
     ray.init(address=two_nodes.address)
+    signal.signal(signal.SIGTERM, term)  # each ray.init installs its SIGTERM handler for good
     nodes = ray.nodes()
     assert len(nodes) == 2 and {n["NodeManagerAddress"] for n in nodes} == {"127.0.0.1"}
     # one CPU per node and SPREAD scheduling: the three folds used both nodes
