@@ -396,8 +396,8 @@ class MonitorState:
         return rows
 
     def accuracy_text(self) -> str:
-        """Running accuracy against the markers, overall and over the last trials ("" when no
-        prediction has been scored yet)."""
+        """Running accuracy against the markers, overall and over the last trials (what is
+        missing when no prediction has been scored yet)."""
         summary = self.truth.summary()
         n = summary["n_scored"]
         if not n:

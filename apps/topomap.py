@@ -1,16 +1,14 @@
 """Scalp positions of the SEED-V cap and a precomputed topomap interpolation (no Qt here).
 
-Positions come from MNE's template 10-05 montage (``standard_1005``, renamed ``colin27_1005`` in
-MNE 1.13; same coordinates), matched to :data:`features.constants.SEEDV_CHANNELS`
-case-insensitively (``FPZ`` -> ``Fpz``). The montage is projected to 2-D the way topomaps usually
-are: a sphere is fitted to the montage, and each electrode goes to an azimuthal-equidistant
-position (polar angle from the vertex as the radius), scaled so that the equator of the fitted
-sphere (Fpz, T7, T8, Oz) lies near radius 1 (the head outline).
+Positions come from MNE's template 10-05 montage (:mod:`cmt_live.montage`), matched to
+:data:`features.constants.SEEDV_CHANNELS` case-insensitively (``FPZ`` -> ``Fpz``). The montage
+is projected to 2-D the way topomaps usually are: a sphere is fitted to the montage, and each
+electrode goes to an azimuthal-equidistant position (polar angle from the vertex as the radius),
+scaled so that the equator of the fitted sphere (Fpz, T7, T8, Oz) lies near radius 1 (the head
+outline).
 
-The Neuroscan Quik-Cap's cerebellar electrodes ``CB1``/``CB2`` are not in MNE's montages. They
-sit below and lateral to O1/O2, over the cerebellum; here they take the template positions of
-``I1``/``I2`` (the 10-05 sites just below O1/O2), which is the nearest standard site. This
-affects only where their value is drawn.
+``CB1``/``CB2`` are drawn at ``I1``/``I2`` (the nearest standard sites, see
+:mod:`cmt_live.montage`); this affects only where their value is drawn.
 
 The image is a linear function of the channel values, so it is computed once as a matrix
 ``W (n_pixels, n_channels)`` and each redraw is one matrix-vector product:
@@ -31,21 +29,8 @@ import functools
 import numpy as np
 from scipy.spatial import Delaunay, cKDTree
 
+from cmt_live.montage import template, template_position
 from features.constants import SEEDV_CHANNELS
-
-#: Template sites used for channels that MNE's montages lack.
-SUBSTITUTE_SITES: dict[str, str] = {"CB1": "I1", "CB2": "I2"}
-
-
-def _template_montage_positions() -> dict[str, np.ndarray]:
-    """Name -> 3-D position (m) of MNE's 10-05 template, without deprecation warnings."""
-    import mne
-
-    # MNE 1.13 renamed standard_1005 to colin27_1005 and warns on the old name.
-    builtin = mne.channels.get_builtin_montages()
-    name = "colin27_1005" if "colin27_1005" in builtin else "standard_1005"
-    pos = mne.channels.make_standard_montage(name).get_positions()["ch_pos"]
-    return {k: np.asarray(v, dtype=float) for k, v in pos.items()}
 
 
 def _fit_sphere(points: np.ndarray) -> tuple[np.ndarray, float]:
@@ -78,24 +63,16 @@ def channel_positions_2d(ch_names: tuple[str, ...] = SEEDV_CHANNELS) -> np.ndarr
     ValueError
         If a channel has no template position.
     """
-    template = _template_montage_positions()
-    lower = {k.lower(): k for k in template}
     # Fitted to the whole template (10-05 sites cover the upper head evenly).
-    centre, _ = _fit_sphere(np.array(list(template.values())))
-    missing = []
-    pos3 = np.zeros((len(ch_names), 3))
-    for i, ch in enumerate(ch_names):
-        key = SUBSTITUTE_SITES.get(ch.upper(), ch).lower()
-        if key not in lower:
-            missing.append(ch)
-            continue
-        pos3[i] = template[lower[key]]
+    centre, _ = _fit_sphere(np.array(list(template()[0].values())))
+    missing = [ch for ch in ch_names if template_position(ch) is None]
     if missing:
         raise ValueError(
             f"No scalp position for channel(s) {missing}: they are not in MNE's 10-05 template "
             f"montage. Rename them to 10-05 labels (e.g. 'FPZ' -> 'Fpz') or add them to "
-            f"apps.topomap.SUBSTITUTE_SITES."
+            f"cmt_live.montage.SUBSTITUTE_SITES."
         )
+    pos3 = np.array([template_position(ch) for ch in ch_names])
     rel = pos3 - centre
     r = np.linalg.norm(rel, axis=1)
     theta = np.arccos(np.clip(rel[:, 2] / r, -1.0, 1.0))  # polar angle from the vertex

@@ -136,7 +136,7 @@ class Session:
 
     def __init__(self, runtime, prefix: str, speed: float = 1.0, **selection):
         self.sim = Simulator(prefix, speed)
-        self.t_sim_up = self.sim.start()
+        self.sim.start()
         sel = StreamSelection(
             eeg=prefix + "EEG", eye=prefix + "Gaze", time_scale=speed, **selection
         )

@@ -57,14 +57,14 @@ def check_cnt(path: Path) -> None:
 
 
 def check_asc(path: Path) -> None:
-    from cmt_live.io.eyelink import _parse, read_eyelink_asc
+    from cmt_live.io.eyelink import parse_asc, read_eyelink_asc
     from features.constants import EYE_FEATURE_NAMES
     from features.eye import eye_features_at
 
     t0 = time.perf_counter()
     s = read_eyelink_asc(path)
     dt = time.perf_counter() - t0
-    p = _parse(path)
+    p = parse_asc(path)
     ts, g = s.timestamps, s.data.astype(np.float64)
     valid = g[:, 4] > 0
     print(

@@ -9,11 +9,11 @@ data (``fetch github:mne-tools/mne-testing-data``, then ``git show HEAD:PATH > F
 For each EEG file (read as ``cmt-live --replay`` reads it): the robust median channel RMS of
 its first 4-s window after the SEED-V preprocessing (:func:`cmt_live.plausibility.eeg_problem`)
 and how its labels match the SEED-V 62 channels with ``--fill-missing 12`` (filled, or why
-refused). For an EyeLink ``.asc`` file: the 4-s windows of the left eye's samples that
-:class:`cmt_live.plausibility.UnitsCheck` flags against a model's pupil statistics (``--model``,
-default the cached demo model, trained on simulated pupils in mm), with the gaze converted to
-degrees at ``--px-per-deg`` (the file's RES line: ~46) and as raw pixels, and with the pupils
-rescaled by ``--pupil-scale``.
+refused). For an EyeLink ``.asc`` file (read as
+``cmt-live --replay`` reads it): the 4-s windows that :class:`cmt_live.plausibility.UnitsCheck`
+flags against a model's pupil statistics (``--model``, default the cached demo model, trained on
+simulated pupils in mm), with the gaze in degrees at ``--px-per-deg`` (the file's RES line: ~46),
+as pixels of a 1920 x 1080 screen, and with the pupils rescaled by ``--pupil-scale``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from cmt_live.channels import select_channels
+from cmt_live.io.eyelink import read_eyelink_asc
+from cmt_live.io.gaze_geometry import ScreenGeometry
 from cmt_live.plausibility import UnitsCheck, eeg_problem
 from features.constants import SEEDV_CHANNELS
 from features.preprocess import preprocess_batch
@@ -53,31 +55,23 @@ def eeg_file(path: Path) -> str:
     )
 
 
-def asc_samples(path: Path) -> np.ndarray:
-    """Binocular sample lines ``t xl yl pl xr yr pr`` of an EyeLink .asc file (missing: NaN)."""
-    rows = []
-    for line in path.open(errors="replace"):
-        if line[:1].isdigit():
-            parts = line.split()[:7]
-            rows.append([float(v) if v.replace(".", "", 1).isdigit() else np.nan for v in parts])
-    return np.array([r for r in rows if len(r) == 7])
-
-
 def asc_file(path: Path, norm, px_per_deg: float, pupil_scale: float) -> str:
-    t, xl, yl, pl, _xr, _yr, pr = asc_samples(path).T
-    sfreq = 1000.0 / np.median(np.diff(t))
-    valid = np.isfinite(xl + yl + pl + pr) & (pl > 0) & (pr > 0)
+    # Read as `cmt-live --replay FILE.asc` reads it (degrees from the screen centre).
+    stream = read_eyelink_asc(path, geometry=ScreenGeometry(px_per_deg=(px_per_deg, px_per_deg)))
+    x, y, p1, p2, valid = stream.data.astype(np.float64).T
+    sfreq = 1.0 / np.median(np.diff(stream.timestamps))
     check, n = UnitsCheck(norm), int(4 * sfreq)
-    cx, cy = np.nanmedian(xl), np.nanmedian(yl)
-    out = [f"{path.name}: {len(t)} samples at {sfreq:g} Hz, pupil median {np.median(pl[valid]):g}"]
+    ok = valid > 0
+    out = [f"{path.name}: {len(x)} samples at {sfreq:.0f} Hz, pupil median {np.median(p1[ok]):g}"]
+    # A tracker sending pixels (origin at the top-left corner of a 1920 x 1080 screen).
+    x_px, y_px = x * px_per_deg + 960.0, y * px_per_deg + 540.0
     cases = (
-        ("degrees", (xl - cx) / px_per_deg, (yl - cy) / px_per_deg, 1.0),
-        ("pixels", xl, yl, 1.0),
-        (f"degrees, --pupil-scale {pupil_scale:g}", (xl - cx) / px_per_deg,
-         (yl - cy) / px_per_deg, pupil_scale),
-    )  # fmt: skip
+        ("degrees", x, y, 1.0),
+        ("pixels", x_px, y_px, 1.0),
+        (f"degrees, --pupil-scale {pupil_scale:g}", x, y, pupil_scale),
+    )
     for label, gx, gy, k in cases:
-        g = np.column_stack([gx, gy, pl * k, pr * k, valid.astype(float)])
+        g = np.column_stack([gx, gy, p1 * k, p2 * k, valid])
         msgs = [check.eye(g[i : i + n]) for i in range(0, len(g) - n + 1, n)]
         flagged = [m for m in msgs if m]
         out.append(f"  {label}: {len(flagged)} of {len(msgs)} windows flagged")

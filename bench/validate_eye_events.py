@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from cmt_live.io.eyelink import parse_asc
 
 TARGETS = {"recall": 0.85, "precision": 0.90, "fixation": 0.15, "blink": 0.85}
 AMPLITUDE_BINS = ((0.0, 1.0), (1.0, 2.0), (2.0, 5.0), (5.0, np.inf))
@@ -48,70 +50,31 @@ AMPLITUDE_BINS = ((0.0, 1.0), (1.0, 2.0), (2.0, 5.0), (5.0, np.inf))
 class EyeData:
     """One eye's samples and EyeLink events. Times in ms (the tracker's clock)."""
 
-    t_ms: list = field(default_factory=list)
-    x: list = field(default_factory=list)
-    y: list = field(default_factory=list)
-    pupil: list = field(default_factory=list)
-    fix: list = field(default_factory=list)  # (start_ms, end_ms)
-    sacc: list = field(default_factory=list)  # (start_ms, end_ms, amplitude_deg)
-    blink: list = field(default_factory=list)  # (start_ms, end_ms)
-
-
-def _num(token: str) -> float:
-    return float("nan") if token == "." else float(token)
+    t_ms: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    pupil: np.ndarray
+    fix: list  # (start_ms, end_ms)
+    sacc: list  # (start_ms, end_ms, amplitude_deg)
+    blink: list  # (start_ms, end_ms)
 
 
 def read_asc(path: Path) -> tuple[dict[str, EyeData], float, tuple[float, float] | None]:
     """Samples and events per eye (``"L"``/``"R"``), the sampling rate (Hz) and ``RES``."""
-    eyes: dict[str, EyeData] = {}
-    order: list[str] = []
-    rate = float("nan")
-    res: list[tuple[float, float]] = []
-    with open(path, encoding="latin-1") as fh:
-        for line in fh:
-            tok = line.split()
-            if not tok:
-                continue
-            head = tok[0]
-            if head[0].isdigit():
-                if not order:
-                    continue
-                for i, eye in enumerate(order):
-                    vals = tok[1 + 3 * i : 4 + 3 * i]
-                    if len(vals) < 3:
-                        break
-                    d = eyes[eye]
-                    d.t_ms.append(float(head))
-                    d.x.append(_num(vals[0]))
-                    d.y.append(_num(vals[1]))
-                    d.pupil.append(_num(vals[2]))
-            elif head == "SAMPLES":
-                order = [{"LEFT": "L", "RIGHT": "R"}[w] for w in tok if w in ("LEFT", "RIGHT")]
-                for eye in order:
-                    eyes.setdefault(eye, EyeData())
-                if "RATE" in tok:
-                    rate = float(tok[tok.index("RATE") + 1])
-            elif head == "END" and "RES" in tok:
-                i = tok.index("RES")
-                res.append((float(tok[i + 1]), float(tok[i + 2])))
-            elif head in ("EFIX", "ESACC", "EBLINK") and len(tok) >= 4:
-                d = eyes.setdefault(tok[1], EyeData())
-                start, end = float(tok[2]), float(tok[3])
-                if head == "EFIX":
-                    d.fix.append((start, end))
-                elif head == "EBLINK":
-                    d.blink.append((start, end))
-                else:
-                    amp = _num(tok[9]) if len(tok) > 9 else float("nan")
-                    d.sacc.append((start, end, amp))
-    eyes = {k: v for k, v in eyes.items() if v.t_ms}
-    if not eyes or not np.isfinite(rate):
+    p = parse_asc(path)
+    if not p.t_ms or not p.rate:
         raise ValueError(
             f"{path}: no EyeLink samples found (no SAMPLES line or no sample rows); pass an "
             "EyeLink .asc converted with samples and events (edf2asc without -e / -s)."
         )
-    res_xy = tuple(np.mean(res, axis=0)) if res else None
-    return eyes, rate, res_xy
+    t, rows = np.asarray(p.t_ms, dtype=float), np.asarray(p.rows, dtype=float)
+    eyes = {}
+    for i, name in enumerate(p.eyes):
+        ev = p.events.get(name[0], {})
+        x, y, pupil = rows[:, 3 * i], rows[:, 3 * i + 1], rows[:, 3 * i + 2]
+        eyes[name[0]] = EyeData(t, x, y, pupil, *(ev.get(k, []) for k in ("fix", "sacc", "blink")))
+    res_xy = tuple(np.mean(p.res, axis=0)) if p.res else None
+    return eyes, p.rate, res_xy
 
 
 def _overlap(a_on, a_off, b_on, b_off) -> np.ndarray:

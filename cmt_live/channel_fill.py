@@ -8,10 +8,8 @@ interpolation is linear in the data, so it is computed once at start-up as a mat
 (:func:`interpolation_matrix`) by running MNE's ``interpolate_bads`` on unit inputs, and each
 chunk then costs one small matrix product.
 
-Positions come from MNE's 10-05 template (``colin27_1005``, formerly ``standard_1005``), matched
-case-insensitively. The Neuroscan Quik-Cap's cerebellar ``CB1``/``CB2`` are in no MNE montage;
-they sit below and lateral to O1/O2, and take the template positions of ``I1``/``I2`` (the
-nearest 10-05 sites; the monitor's scalp maps make the same substitution).
+Positions come from MNE's 10-05 template (:mod:`cmt_live.montage`; ``CB1``/``CB2`` as
+``I1``/``I2``).
 
 At most ``MAX_FILL_FRACTION`` of the model's channels may be filled: spherical splines recover
 a smooth field from neighbours about one electrode spacing away, and with more than a fifth of
@@ -20,14 +18,13 @@ the cap missing, whole regions lose their neighbours and the filled channels bec
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-#: Template sites used for channels that MNE's montages lack.
-SUBSTITUTE_SITES: dict[str, str] = {"CB1": "I1", "CB2": "I2"}
+from .montage import template, template_position
+
 #: Largest fraction of the model's channels that may be filled.
 MAX_FILL_FRACTION = 0.2
 
@@ -35,26 +32,6 @@ MAX_FILL_FRACTION = 0.2
 def max_fill(n_channels: int) -> int:
     """The most channels of an ``n_channels`` montage that may be filled (12 of 62)."""
     return int(MAX_FILL_FRACTION * n_channels)
-
-
-@functools.lru_cache(maxsize=1)
-def _template() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(lower-case name -> position, fiducial -> position) of MNE's 10-05 template, metres."""
-    import mne
-
-    builtin = mne.channels.get_builtin_montages()
-    name = "colin27_1005" if "colin27_1005" in builtin else "standard_1005"
-    pos = mne.channels.make_standard_montage(name).get_positions()
-    ch = {k.lower(): np.asarray(v, dtype=float) for k, v in pos["ch_pos"].items()}
-    fid = {k: np.asarray(pos[k], dtype=float) for k in ("nasion", "lpa", "rpa")}
-    return ch, fid
-
-
-def template_position(name: str) -> np.ndarray | None:
-    """3-D template position of channel ``name`` (case-insensitive), or None if it has none."""
-    ch, _ = _template()
-    key = SUBSTITUTE_SITES.get(name.strip().upper(), name).strip().lower()
-    return ch.get(key)
 
 
 def interpolation_matrix(present: Sequence[str], missing: Sequence[str]) -> np.ndarray:
@@ -88,7 +65,7 @@ def interpolation_matrix(present: Sequence[str], missing: Sequence[str]) -> np.n
         )
     if len(present) < 3:
         raise ValueError(f"Cannot interpolate from {len(present)} channels; at least 3 needed.")
-    _, fid = _template()
+    _, fid = template()
     montage = mne.channels.make_dig_montage(
         ch_pos={c: template_position(c) for c in names}, coord_frame="unknown", **fid
     )

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ._logging import logger
-from .channel_fill import MAX_FILL_FRACTION, interpolation_matrix, max_fill, template_position
+from .channel_fill import MAX_FILL_FRACTION, interpolation_matrix, max_fill
+from .montage import template_position
 from .settings import ContractError
 from .windowing import GAZE_COLUMNS
 

@@ -181,7 +181,7 @@ class Pipeline:
             self.emit_event(kind, message, t)
         # A sink's own trouble (the log's disk is full) is shown by every sink.
         for sink in list(self.sinks):
-            for kind, message in getattr(sink, "pop_alerts", list)():
+            for kind, message in sink.pop_alerts():
                 self.emit_event(kind, message, self.clock())
 
     def _push_gaze(self, data: np.ndarray, timestamps: np.ndarray) -> None:
@@ -265,12 +265,6 @@ class Pipeline:
                     arrivals.popleft()
                 ready = arrivals[0][1] if arrivals else t_cut  # eye-only: no EEG wait
                 self._cut_at[w.t_end] = (min(ready, t_cut), t_cut)
-        if self.cutter.n_skipped > n_skipped and self._t_last_end is not None:
-            # Shown in the monitor's Events and the log, not only in the package log.
-            k = self.cutter.n_skipped - n_skipped
-            self.emit_event(
-                "skipped_windows", f"{k} due windows skipped to stay current", self._t_last_end
-            )
         return windows
 
     def prepare(self, window: Window) -> Prepared | None:

@@ -83,6 +83,8 @@ EVENT_STATS = ("window", "clip")
 
 N_FEATURES = len(EYE_FEATURE_NAMES)
 _N_PER_WINDOW = 24  # the first 24 columns; the last 9 are the event statistics
+#: The columns computed from eye events (:func:`event_columns`); 0-11 are the pupils'.
+EVENT_COLUMNS = slice(12, 33)
 
 
 @lru_cache(maxsize=16)
@@ -163,6 +165,27 @@ def _event_stats(ev: EyeEvents, duration_s: float) -> np.ndarray:
     )
 
 
+def event_columns(ev: EyeEvents, duration_s: float) -> np.ndarray:
+    """The columns of :data:`EYE_FEATURE_NAMES` that come from eye events (12-32: fixation
+    dispersions and durations, saccades, blinks, then the 9 event statistics) over a span of
+    ``duration_s`` seconds.
+
+    Returns
+    -------
+    columns : array of shape (21,)
+        ``EYE_FEATURE_NAMES[EVENT_COLUMNS]`` order; statistics of no event are 0.
+    """
+    out = np.zeros(N_FEATURES - EVENT_COLUMNS.start)
+    out[[0, 2]] = _mean_std(ev.fixation_dispersion_x_deg)
+    out[[1, 3]] = _mean_std(ev.fixation_dispersion_y_deg)
+    out[4:6] = _mean_std(ev.fixation_duration_ms)
+    out[[6, 8]] = _mean_std(ev.saccade_duration_ms)
+    out[[7, 9]] = _mean_std(ev.saccade_amplitude_deg)
+    out[10:12] = _mean_std(ev.blink_duration_ms)
+    out[_N_PER_WINDOW - EVENT_COLUMNS.start :] = _event_stats(ev, duration_s)
+    return out
+
+
 def _window_core(t, x, y, p1, p2, ok, t_start: float, window_s: float):
     """Features ``(33,)``, coverage and events of already-validated samples of one window."""
     out = np.zeros(N_FEATURES)
@@ -172,13 +195,7 @@ def _window_core(t, x, y, p1, p2, ok, t_start: float, window_s: float):
     # Column order: EYE_FEATURE_NAMES (SEED-IV's rows, blink duration at 22-23).
     out[0:4] = pupil[:, :2].T.ravel()  # pupil1 mean, pupil2 mean, pupil1 std, pupil2 std
     out[4:12] = pupil[:, 2:].ravel()  # pupil1 DE x 4, pupil2 DE x 4
-    out[[12, 14]] = _mean_std(ev.fixation_dispersion_x_deg)
-    out[[13, 15]] = _mean_std(ev.fixation_dispersion_y_deg)
-    out[16:18] = _mean_std(ev.fixation_duration_ms)
-    out[[18, 20]] = _mean_std(ev.saccade_duration_ms)
-    out[[19, 21]] = _mean_std(ev.saccade_amplitude_deg)
-    out[22:24] = _mean_std(ev.blink_duration_ms)
-    out[_N_PER_WINDOW:] = _event_stats(ev, window_s)
+    out[EVENT_COLUMNS] = event_columns(ev, window_s)
     coverage = min(max(valid_time / window_s, 0.0), 1.0)
     return out, coverage
 

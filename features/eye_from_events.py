@@ -53,7 +53,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .constants import EYE_FEATURE_NAMES
-from .eye_events import BLINK_MAX_MS, BLINK_MIN_MS
+from .eye import EVENT_COLUMNS, event_columns
+from .eye_events import BLINK_MAX_MS, BLINK_MIN_MS, EyeEvents
 
 #: Columns the event tables never give (see the module docstring).
 NEVER_DERIVABLE: tuple[str, ...] = tuple(
@@ -240,11 +241,6 @@ def _chunks(n_events: int, n_windows: int, starts, t0: float, window_s: float) -
     return np.where((k >= 0) & (k < n_windows), k, -1)
 
 
-def _mean_std(a: np.ndarray) -> tuple[float, float]:
-    # As features.eye: ddof=0, (0, 0) when empty.
-    return (float(a.mean()), float(a.std())) if a.size else (0.0, 0.0)
-
-
 def eye_features_from_events(
     tables: EventTables,
     trial_start_s: float,
@@ -311,44 +307,38 @@ def eye_features_from_events(
     lo, hi = blink_range_ms
     blink_w = np.where((blink >= lo) & (blink <= hi), blink_w, -1)
     scale_d = 1.0 / px_per_deg if px_per_deg is not None else np.nan
+    empty = np.zeros(0)
     for k in range(n_windows):
         row = out[k]
-        f = fix_w == k
+        f, sac, b = fix_w == k, sac_w == k, blink_w == k
         dur = t.fixation_duration_ms[f]
-        row[_COL["fixation_duration_mean_ms"]], row[_COL["fixation_duration_std_ms"]] = _mean_std(
-            dur
+        has_disp = t.dispersion_x_px is not None and t.dispersion_y_px is not None
+        onsets = np.sort(t.saccade_start_s[sac]) if t.has_onsets else np.zeros(sac.sum())
+        zeros = (np.zeros(dur.size), np.zeros(sac.sum()), np.zeros(b.sum()))
+        events = EyeEvents(
+            fixation_onset_s=zeros[0],
+            fixation_offset_s=zeros[0],
+            fixation_duration_ms=dur,
+            # Absent dispersions give 0 here and NaN below (absent columns).
+            fixation_dispersion_x_deg=t.dispersion_x_px[f] * scale_d if has_disp else zeros[0],
+            fixation_dispersion_y_deg=t.dispersion_y_px[f] * scale_d if has_disp else zeros[0],
+            saccade_onset_s=onsets,
+            saccade_offset_s=zeros[1],
+            saccade_duration_ms=t.saccade_duration_ms[sac],
+            saccade_amplitude_deg=t.saccade_amplitude_deg[sac],
+            blink_onset_s=zeros[2],
+            blink_offset_s=zeros[2],
+            blink_duration_ms=blink[b],
+            track_loss_onset_s=empty,
+            track_loss_offset_s=empty,
+            track_loss_duration_ms=empty,
         )
-        row[_COL["fixation_duration_max_ms"]] = float(dur.max()) if dur.size else 0.0
-        row[_COL["fixation_frequency_hz"]] = dur.size / window_s
-        if t.dispersion_x_px is not None and t.dispersion_y_px is not None:
-            dx, dy = t.dispersion_x_px[f] * scale_d, t.dispersion_y_px[f] * scale_d
-            row[_COL["dispersion_x_mean"]], row[_COL["dispersion_x_std"]] = _mean_std(dx)
-            row[_COL["dispersion_y_mean"]], row[_COL["dispersion_y_std"]] = _mean_std(dy)
-            row[_COL["fixation_dispersion_total"]] = float((dx + dy).sum())
-            row[_COL["fixation_dispersion_max"]] = float((dx + dy).max()) if dx.size else 0.0
+        # The same statistics as live features (features.eye), from the export's events.
+        row[EVENT_COLUMNS] = event_columns(events, window_s)
         if t.pupil_x_px is not None and t.pupil_y_px is not None and pupil_scale is not None:
             total = dur.sum()  # duration weights: the mean over the fixations' samples
             for name, p in (("pupil1_mean", t.pupil_x_px), ("pupil2_mean", t.pupil_y_px)):
                 row[_COL[name]] = float((p[f] * dur).sum() / total) * pupil_scale if total else 0.0
-        s = sac_w == k
-        sdur, amp = t.saccade_duration_ms[s], t.saccade_amplitude_deg[s]
-        row[_COL["saccade_duration_mean_ms"]], row[_COL["saccade_duration_std_ms"]] = _mean_std(
-            sdur
-        )
-        row[_COL["saccade_amplitude_mean_deg"]], row[_COL["saccade_amplitude_std_deg"]] = _mean_std(
-            amp
-        )
-        row[_COL["saccade_duration_avg_ms"]] = row[_COL["saccade_duration_mean_ms"]]
-        row[_COL["saccade_amplitude_avg_deg"]] = row[_COL["saccade_amplitude_mean_deg"]]
-        row[_COL["saccade_frequency_hz"]] = sdur.size / window_s
-        if t.has_onsets:
-            on = np.sort(t.saccade_start_s[s])
-            row[_COL["saccade_latency_avg_ms"]] = (
-                (on[-1] - on[0]) / (on.size - 1) * 1e3 if on.size > 1 else 0.0
-            )
-        b = blink[blink_w == k]
-        row[_COL["blink_duration_mean_ms"]], row[_COL["blink_duration_std_ms"]] = _mean_std(b)
-        row[_COL["blink_frequency_hz"]] = b.size / window_s
     out[:, [_COL[n] for n in absent]] = np.nan
     return out, absent
 

@@ -109,7 +109,7 @@ def verify_model_file(path: str | Path) -> bool:
         try:
             record = json.loads(z.read(names[0]))
             want, want_n = str(record["digest"]), int(record["n_members"])
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error) as err:
             raise _refuse(path, f"its {INTEGRITY_FILE} is unreadable: {err}") from err
     if digest != want or n != want_n:
         raise _refuse(

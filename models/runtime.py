@@ -314,7 +314,7 @@ def _choose(path, backend, dev, found, contract, extra) -> tuple[str, dict, dict
     names = list(found) if backend == "auto" else [backend]
     diffs = {n: bk.max_difference(found[n], check, dev) for n in names}
     if backend != "auto":
-        if diffs[backend] > bk.MATCH_ATOL:
+        if not diffs[backend] <= bk.MATCH_ATOL:
             raise ValueError(
                 f"{path}: backend {backend!r} differs from the model's eager outputs by "
                 f"{diffs[backend]:.2g} (> {bk.MATCH_ATOL}); use --backend auto or torchscript."

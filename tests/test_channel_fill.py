@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 from live_models import make_model_file
 
-from cmt_live.channel_fill import interpolation_matrix, max_fill, template_position
+from cmt_live.channel_fill import interpolation_matrix, max_fill
 from cmt_live.channels import select_channels
 from cmt_live.driver import Driver
 from cmt_live.io.recording_source import RecordingSource
 from cmt_live.io.xdf import XdfStream, write_xdf
+from cmt_live.montage import template_position
 from cmt_live.records import Flag
 from cmt_live.settings import ContractError
 from cmt_live.sinks import Sink

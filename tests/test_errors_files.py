@@ -129,3 +129,38 @@ def test_cmt_dataset_refuses_subjects_below_1_and_unknown_sessions(tmp_path, spe
     err = capsys.readouterr().err
     assert why in err and "Traceback" not in err and spec in err
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["--seedv-raw", "raw", "--gaze-units", "px"], "--gaze-units: for recordings only"),
+        (["--seedv-raw", "raw", "--seedv-times", "t.txt"], "--seedv-times: for recordings only"),
+        (["s.xdf:1:1", "--subjects", "1,2"], "--subjects is for --seedv-raw"),
+    ],
+)
+def test_cmt_dataset_refuses_options_its_input_would_ignore(tmp_path, argv, why, capsys):
+    from cmt_live.cli.dataset import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--out", str(tmp_path / "d"), *argv])
+    assert info.value.code == 2 and why in capsys.readouterr().err
+
+
+def test_replaying_a_directory_is_one_line_for_both_replay_tools(tmp_path, capsys):
+    from live_models import make_model_file
+
+    from cmt_live.cli import live, replay
+
+    folder = tmp_path / "session.xdf"
+    folder.mkdir()
+    model = make_model_file(tmp_path / "m.pt")
+    for main, argv in (
+        (replay.main, [str(folder)]),
+        (live.main, ["--replay", str(folder), "--model", str(model), "--fast"]),
+        (live.main, ["--replay", str(folder), "--model", str(model)]),
+    ):
+        assert main(argv) == 2
+        lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert lines[-1].endswith(f"Is a directory: {folder}"), lines
+        assert not any("Traceback" in ln for ln in lines)

@@ -115,6 +115,7 @@ def test_windows_skipped_at_start_up_go_to_the_session_log(tmp_path, model_file)
     rows = read_log(tmp_path / "s.jsonl")
     ev = [r for r in rows if r["kind"] == "event" and r["event"] == WINDOWS_SKIPPED]
     assert len(ev) == 1 and "skipped 12 windows" in ev[0]["message"]
+    assert sum("skipped" in r.get("message", "") for r in rows if r["kind"] == "event") == 1
     assert pipe.cutter.n_skipped == 12
 
 

@@ -92,6 +92,17 @@ def test_no_single_byte_flip_loads_with_different_outputs(model, tmp_path):
     assert refused >= 30  # almost every byte is data the hash or a CRC covers
 
 
+def test_a_flipped_byte_in_the_hash_record_itself_is_refused_naming_the_file(model, tmp_path):
+    # integrity.json is outside the hash it records; only its zip CRC protects it.
+    path, _ = model
+    start, size = _member_offset(path, "extra/" + INTEGRITY_FILE)
+    bad = _flip(path, tmp_path / "record.pt", start + size // 2)
+    with pytest.raises(ValueError) as info:
+        load_runtime(bad, device="cpu", warmup=0)
+    msg = str(info.value)
+    assert str(bad) in msg and INTEGRITY_FILE in msg and "\n" not in msg
+
+
 def test_a_tampered_member_with_a_fixed_crc_is_refused_by_the_hash(model, tmp_path):
     path, _ = model
     out = tmp_path / "tampered.pt"

@@ -10,7 +10,7 @@ from live_models import make_model_file
 
 from cmt_live.cli.live import main as live_main
 from cmt_live.driver import Driver
-from cmt_live.io.eyelink import read_eyelink_asc
+from cmt_live.io.eyelink import parse_asc, read_eyelink_asc
 from cmt_live.io.gaze_csv import read_gaze_csv
 from cmt_live.io.gaze_geometry import ScreenGeometry, combine_eyes
 from cmt_live.io.options import RecordingOptions
@@ -99,6 +99,18 @@ def test_eyelink_binocular_to_degrees(tmp_path):
     assert s.data[ok, 2][0] == 3800.0 and s.data[ok, 3][0] == 4100.0
 
 
+def test_parse_asc_keeps_the_trackers_events_per_eye(tmp_path):
+    """The validation bench compares our events with these (the stream never carries them)."""
+    path = _asc(tmp_path / "ev.asc")
+    with open(path, "a") as fh:
+        fh.write("ESACC R   5511700\t5511720\t22\t 900.0\t 540.0\t1000.0\t 540.0\t   2.17\t 180\n")
+        fh.write("EBLINK L  5511800\t5511900\t102\n")
+    ev = parse_asc(path).events
+    assert ev["L"]["fix"] == [(5511179.0, 5511179.0 + 600)]
+    assert ev["R"]["sacc"] == [(5511700.0, 5511720.0, 2.17)]
+    assert ev["L"]["blink"] == [(5511800.0, 5511900.0)] and "sacc" not in ev["L"]
+
+
 def test_eyelink_monocular_extra_columns_and_geometry(tmp_path):
     path = _asc(tmp_path / "m.asc", eyes=("RIGHT",), extra="\tVEL\tRES")
     s = read_eyelink_asc(path)
@@ -144,6 +156,9 @@ def test_gaze_csv_per_eye_pixels_tab_separated(tmp_path):
     )
     with pytest.raises(ValueError, match=r"tobii\.tsv: gaze is in pixels .* --screen-cm"):
         read_gaze_csv(path, units="px")
+    # Pixels per degree without the resolution: the centre (0 degrees) is unknown.
+    with pytest.raises(ValueError, match=r"resolution is unknown.*pass --screen-px W H"):
+        read_gaze_csv(path, units="px", geometry=ScreenGeometry(px_per_deg=(40, 40)))
     s = read_gaze_csv(path, units="px", geometry=ScreenGeometry((1920, 1080), px_per_deg=(40, 40)))
     np.testing.assert_allclose(s.timestamps, [1.0, 1.01])
     assert s.data[0, :2].tolist() == pytest.approx([0.5, 0.0])  # mean of 0 and 1 deg

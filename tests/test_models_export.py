@@ -23,7 +23,7 @@ from models import (
     export_torchscript,
     load_runtime,
 )
-from models.backends import onnxruntime_available
+from models.backends import max_difference, onnxruntime_available
 
 CONTEXT = 6
 
@@ -289,6 +289,22 @@ def test_auto_drops_a_backend_that_differs_from_eager(trained, tmp_path):
         load_runtime(tmp_path / "bad.pt", device="cpu", threads=1, backend="onnx")
     ok = load_runtime(good, device="cpu", threads=1, backend="onnx", warmup=0)
     assert ok.backend == "onnx" and ok.max_diff["onnx"] <= 1e-5
+
+
+def test_a_backend_giving_nan_where_eager_is_finite_never_matches():
+    """Python's max() would drop a NaN difference; a NaN where eager has a number is the worst
+    mismatch, and a NaN where eager has NaN (a masked window) is agreement."""
+    want = {"logits": np.array([[0.5, np.nan]]), "probs": np.ones((1, 2)), "gates": np.ones((1, 2))}
+
+    def backend(probs):
+        out = {"logits": torch.tensor([[0.5, float("nan")]]), "gates": torch.ones(1, 2)}
+        return lambda: {**out, "probs": torch.tensor(probs)}
+
+    check = ((), want)
+    cpu = torch.device("cpu")
+    assert max_difference(backend([[1.0, 1.0]]), check, cpu) == 0.0
+    assert max_difference(backend([[1.0, float("nan")]]), check, cpu) == float("inf")
+    assert max_difference(backend([[1.0, 1.25]]), check, cpu) == 0.25
 
 
 def test_unavailable_backend_says_why(trained, tmp_path):

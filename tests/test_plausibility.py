@@ -27,7 +27,7 @@ from cmt_live.plausibility import (
 )
 from cmt_live.records import Flag
 from cmt_live.settings import Settings
-from cmt_live.sinks import SessionLog, read_log
+from cmt_live.sinks import SessionLog, Sink, read_log
 from features.constants import EYE_FEATURE_NAMES, SEEDV_CHANNELS
 
 T0 = 500.0
@@ -113,7 +113,7 @@ def test_pupil_and_gaze_bounds_against_the_model_statistics():
 
 
 # -- the pipeline: flags, masking, events ----------------------------------------------------------
-class Collect:
+class Collect(Sink):
     def __init__(self):
         self.preds, self.events, self.frames = [], [], []
 
@@ -125,15 +125,6 @@ class Collect:
 
     def on_features(self, f):
         self.frames.append(f)
-
-    def on_marker(self, *a):
-        pass
-
-    def on_gaze(self, *a):
-        pass
-
-    def close(self):
-        pass
 
 
 def batches(eeg_rms_v, pupil, seconds=14.0, chunk_s=0.5):

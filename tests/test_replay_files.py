@@ -8,8 +8,10 @@ from cmt_live.io.readers import (
     read_raw_eeg,
     read_recording,
     read_seedv_trial_times,
+    seedv_trial_markers,
 )
 from cmt_live.io.xdf import XdfStream, check_xdf_complete, read_xdf, write_xdf
+from features.seedv import CLASS_NAMES, SEEDV_LABELS
 
 
 def _streams(n=600, sfreq=200.0):
@@ -116,3 +118,19 @@ def test_seedv_trial_times(tmp_path):
     np.testing.assert_array_equal(end, [267, 488])
     with pytest.raises(ValueError, match="no 'Session 3:' block"):
         read_seedv_trial_times(path, 3)
+    # A marker stream needs all 15 clips: 3 would pair 3 times with 15 labels.
+    with pytest.raises(ValueError, match=r"trial_start_end_timestamp\.txt: session 1 has 3 clips"):
+        seedv_trial_markers(path, 1)
+
+
+def test_seedv_trial_markers_label_each_clip_and_rest_at_its_end(tmp_path):
+    start = np.arange(15) * 100.0 + 30
+    end = start + 100.0  # each clip ends where the next starts: Rest comes first
+    path = tmp_path / "times.txt"
+    path.write_text(f"Session 2:\nstart_second: {start.tolist()}\nend_second: {end.tolist()}\n")
+    m = seedv_trial_markers(path, 2)
+    labels = [row[0] for row in m.data]
+    assert len(labels) == 30 and m.timestamps.tolist() == sorted(m.timestamps.tolist())
+    assert labels[0] == CLASS_NAMES[SEEDV_LABELS[1][0]] and labels[-1] == "Rest"
+    assert labels[1:3] == ["Rest", CLASS_NAMES[SEEDV_LABELS[1][1]]]  # at t = 130
+    assert [lab for lab in labels if lab != "Rest"] == [CLASS_NAMES[c] for c in SEEDV_LABELS[1]]

@@ -84,6 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     apply_logging(args)
     if bool(args.sessions) == bool(args.seedv_raw):
         p.error("give FILE:SUBJECT:SESSION arguments or --seedv-raw DIR (one of the two).")
+    # Options that do not apply to the chosen input would be ignored without a word.
+    if args.seedv_raw:
+        given = [
+            "--" + dest.replace("_", "-")
+            for dest in ("seedv_times", "gaze_offset", "gaze_units", "screen_px", "screen_cm",
+                         "distance_cm", "px_per_deg")
+            if getattr(args, dest) != p.get_default(dest)
+        ]  # fmt: skip
+        if given:
+            p.error(f"{', '.join(given)}: for recordings only, not for --seedv-raw; drop it.")
+    elif args.subjects is not None:
+        p.error("--subjects is for --seedv-raw; a recording's subject is in FILE:SUBJECT:SESSION.")
     if (args.out / "EEG_DE_features").exists() and not args.force:
         print(f"cmt-dataset: {args.out} already holds a dataset; pass --force.", file=sys.stderr)
         return 2

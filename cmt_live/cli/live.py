@@ -37,6 +37,7 @@ from pathlib import Path
 
 from cmt_live.cli import live_gui
 from cmt_live.cli.common import add_logging_args, apply_logging, parser
+from cmt_live.cli.errors import EXIT_INTERRUPTED, USER_ERRORS, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,8 +255,8 @@ def _load_runtime(args):
         return load_runtime(
             args.model, device=args.device, threads=args.threads, backend=args.backend
         )
-    except (FileNotFoundError, ValueError) as err:
-        print(f"cmt-live: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        print(f"cmt-live: {one_line(err)}", file=sys.stderr)
         return None
 
 
@@ -320,8 +321,8 @@ def run_live(args, *, runtime=None, extra_stop=None) -> int:
             # liblsl holds the lookup for its whole timeout; Ctrl-C must not wait for it.
             info = interruptible(source.open)
             driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
-        except (StreamResolutionError, ContractError, ValueError) as err:
-            print(f"cmt-live: {err}", file=sys.stderr)
+        except (StreamResolutionError, ContractError, *USER_ERRORS) as err:
+            print(f"cmt-live: {one_line(err)}", file=sys.stderr)
             return 2
         pipeline = driver.pipeline
         start_info = _contract_summary(runtime)
@@ -457,8 +458,8 @@ def run_replay(args) -> int:
         ts = eeg.timestamps
         span = float(ts[-1] - ts[0]) if len(ts) else 0.0
         check_long_enough(args.replay, span, runtime.contract.feature_spec.window_s)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"cmt-live: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        print(f"cmt-live: {one_line(err)}", file=sys.stderr)
         return 2
     player = Player(streams, PlayerSettings(wait_consumers_s=10.0)).start()
     args.eeg_stream, args.eeg_source_id = eeg.name, eeg.source_id
@@ -507,8 +508,8 @@ def _run_fast_replay(args, runtime) -> int:
                     "eye_input": eye_input}  # fmt: skip
             log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
             driver.pipeline.add_sink(log)
-    except (ContractError, ValueError, FileNotFoundError, OSError) as err:
-        print(f"cmt-live: {err}", file=sys.stderr)
+    except (ContractError, *USER_ERRORS) as err:
+        print(f"cmt-live: {one_line(err)}", file=sys.stderr)
         return 2
     try:
         stats = driver.run()
@@ -562,8 +563,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(args, parser)
-    from cmt_live.cli.errors import EXIT_INTERRUPTED
-
     apply_logging(args)
     try:
         if args.demo:

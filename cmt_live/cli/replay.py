@@ -23,6 +23,7 @@ import sys
 
 from cmt_live._logging import logger
 from cmt_live.cli.common import add_logging_args, apply_logging, parser
+from cmt_live.cli.errors import USER_ERRORS, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     # Replay is a local tool by default; a user-set LSLAPICFG still wins.
     use_loopback_config()
     from cmt_live.io.options import recording_options
-    from cmt_live.io.readers import markers_stream, read_recording, read_seedv_trial_times
+    from cmt_live.io.readers import read_recording, seedv_trial_markers
     from cmt_live.lsl.player import Player, PlayerSettings
 
     try:
@@ -82,16 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         options = recording_options(args)
         streams = read_recording(args.file, gaze=args.gaze, streams=names, options=options)
         if args.seedv_times:
-            from features.seedv import SEEDV_LABELS  # session label orders
-
-            start, _ = read_seedv_trial_times(args.seedv_times, args.session)
-            labels = SEEDV_LABELS[args.session - 1]
-            streams.append(markers_stream(start, [_class_name(c) for c in labels]))
+            streams.append(seedv_trial_markers(args.seedv_times, args.session))
         for s in streams:
             s.name = args.prefix + s.name
         player = Player(streams, settings)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"cmt-replay: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        print(f"cmt-replay: {one_line(err)}", file=sys.stderr)
         return 2
 
     def _stop(signum, frame):
@@ -113,12 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         pass
     player.stop()
     return 0
-
-
-def _class_name(code: int) -> str:
-    from features.seedv import CLASS_NAMES
-
-    return CLASS_NAMES[int(code)]
 
 
 if __name__ == "__main__":

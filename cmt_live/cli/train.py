@@ -325,7 +325,7 @@ def _train(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cmt-train``; returns the exit status."""
-    from cmt_live.cli.errors import USER_ERRORS, one_line
+    from cmt_live.cli.errors import EXIT_INTERRUPTED, USER_ERRORS, one_line
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             "finished fold.",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

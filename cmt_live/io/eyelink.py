@@ -15,8 +15,9 @@ are kept. What is read:
 - ``SAMPLES HREF`` blocks (head-referenced units): ``deg = atan(h / 15000)`` per axis, EyeLink's
   HREF distance of 15000 units.
 
-Events (``EFIX``, ``ESACC``, ``EBLINK``), messages and calibration lines are ignored: our own
-detector (:mod:`features.eye_events`) makes the events. Timestamps are the tracker's, in
+The tracker's events (``EFIX``, ``ESACC``, ``EBLINK``) are kept by :func:`parse_asc` for
+validation only: the stream never carries them, our own detector (:mod:`features.eye_events`)
+makes the events. Other messages and calibration lines are ignored. Timestamps are the tracker's, in
 seconds from the first sample (``offset_s`` shifts them onto an EEG file's clock).
 """
 
@@ -43,14 +44,23 @@ class _Block:
 
 
 @dataclass
-class _Parsed:
+class AscContents:
+    """What :func:`parse_asc` reads from an ``.asc`` file (times in the tracker's ms)."""
+
     t_ms: list = field(default_factory=list)
     rows: list = field(default_factory=list)  # per sample: [x, y, p] per eye in eyes order
-    eyes: tuple[str, ...] = ()
+    eyes: tuple[str, ...] = ()  # "LEFT" / "RIGHT", in the column order of rows
     href: bool = False
     rate: float = 0.0
-    res: list = field(default_factory=list)
+    res: list = field(default_factory=list)  # (x, y) pixels per degree of each END line
     screen_px: tuple[float, float] | None = None
+    #: The tracker's events per eye ("L" / "R"): "fix" and "blink" as (start_ms, end_ms),
+    #: "sacc" as (start_ms, end_ms, amplitude_deg) (NaN amplitude when not given).
+    events: dict = field(default_factory=dict)
+
+
+#: EyeLink's end-of-event lines and the key :attr:`AscContents.events` files them under.
+_EVENT_KINDS = {"EFIX": "fix", "ESACC": "sacc", "EBLINK": "blink"}
 
 
 def _num(tok: str) -> float:
@@ -65,8 +75,9 @@ def _block_from(tok: list[str]) -> _Block:
     return _Block(eyes=eyes, href="HREF" in words, rate=rate)
 
 
-def _parse(path: Path) -> _Parsed:
-    out = _Parsed()
+def parse_asc(path: Path) -> AscContents:
+    """Samples, layout, resolution, screen and the tracker's events of an ``.asc`` file."""
+    out = AscContents()
     block: _Block | None = None
     with open(path, encoding="latin-1") as fh:
         for line_no, line in enumerate(fh, start=1):
@@ -114,6 +125,12 @@ def _parse(path: Path) -> _Parsed:
                     out.res.append((float(tok[i + 1]), float(tok[i + 2])))
                 except (IndexError, ValueError):
                     pass  # a truncated END line: the other blocks' RES still count
+            elif head in _EVENT_KINDS and len(tok) >= 4:
+                kind = _EVENT_KINDS[head]
+                span = (float(tok[2]), float(tok[3]))
+                if kind == "sacc":  # ESACC eye start end dur sx sy ex ey amplitude peak_vel
+                    span += (_num(tok[9]) if len(tok) > 9 else np.nan,)
+                out.events.setdefault(tok[1], {}).setdefault(kind, []).append(span)
             elif head == "MSG" and len(tok) >= 7 and tok[2] in ("GAZE_COORDS", "DISPLAY_COORDS"):
                 vals = [v for v in tok[3:] if v != "="]
                 try:
@@ -159,7 +176,7 @@ def read_eyelink_asc(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"EyeLink file {path} does not exist.")
-    p = _parse(path)
+    p = parse_asc(path)
     if not p.t_ms:
         raise ValueError(
             f"{path} holds no EyeLink samples (no SAMPLES line followed by sample lines); "

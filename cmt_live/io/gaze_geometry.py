@@ -89,7 +89,8 @@ class ScreenGeometry:
         Raises
         ------
         ValueError
-            Neither the physical geometry nor pixels per degree are known (names the fix).
+            Neither the physical geometry nor pixels per degree are known, or the resolution
+            (so the centre) is unknown (names the fix).
         """
         x = np.asarray(x_px, dtype=np.float64)
         y = np.asarray(y_px, dtype=np.float64)
@@ -102,7 +103,12 @@ class ScreenGeometry:
             raise ValueError(
                 f"{source}: gaze is in pixels and the screen geometry is unknown; {_NEEDS}."
             )
-        cx, cy = (self.screen_px[0] / 2, self.screen_px[1] / 2) if self.screen_px else (0.0, 0.0)
+        if self.screen_px is None:  # degrees are from the centre: it must be known
+            raise ValueError(
+                f"{source}: gaze is in pixels and the screen resolution is unknown, so its "
+                "centre (0 degrees) is too; pass --screen-px W H."
+            )
+        cx, cy = self.screen_px[0] / 2, self.screen_px[1] / 2
         return (x - cx) / self.px_per_deg[0], -(y - cy) / self.px_per_deg[1]
 
     def norm_to_degrees(self, x_n, y_n, *, source: str = "gaze") -> tuple[np.ndarray, np.ndarray]:

@@ -64,7 +64,7 @@ def smoothness_ratio(data: np.ndarray) -> float:
     Returns
     -------
     ratio : float
-        Small (< 0.5) for band-limited signals, about 1.1 for white noise, NaN when every
+        Small (< 0.5) for band-limited signals, about 1.41 (sqrt 2) for white noise, NaN when every
         channel is flat.
     """
     x = np.asarray(data, dtype=np.float64)

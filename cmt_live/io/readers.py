@@ -20,6 +20,7 @@ from cmt_live.io.gaze_csv import read_gaze_csv
 from cmt_live.io.neuroscan import read_cnt
 from cmt_live.io.options import RecordingOptions
 from cmt_live.io.xdf import XdfStream, read_xdf
+from features.seedv import CLASS_NAMES, SEEDV_LABELS, check_session
 
 EEG_EXTENSIONS = (".fif", ".fif.gz", ".edf", ".bdf", ".cnt", ".vhdr", ".set")
 #: Gaze files: EyeLink's text export, and CSV (comma, tab or semicolon separated).
@@ -154,6 +155,38 @@ def read_seedv_trial_times(path: str | Path, session: int) -> tuple[np.ndarray, 
                     return s, e
             raise ValueError(f"{path}: session {session} block is malformed: {body[:200]!r}.")
     raise ValueError(f"{path} has no 'Session {session}:' block.")
+
+
+def read_seedv_trials(path: str | Path, session: int):
+    """The 15 clips of one SEED-V session: start and end seconds from ``path`` (SEED-V's
+    ``trial_start_end_timestamp.txt``) and the session's label codes.
+
+    Returns
+    -------
+    start, end : arrays of shape (15,)
+        Seconds from the start of the session's EEG file.
+    labels : tuple of int
+        :data:`features.seedv.SEEDV_LABELS` of the session, one per clip.
+    """
+    check_session(session)
+    start, end = read_seedv_trial_times(path, session)
+    labels = SEEDV_LABELS[session - 1]
+    if len(start) != len(labels):
+        raise ValueError(
+            f"{path}: session {session} has {len(start)} clips; SEED-V has {len(labels)}."
+        )
+    return start, end, labels
+
+
+def seedv_trial_markers(path: str | Path, session: int) -> XdfStream:
+    """The marker stream of a SEED-V session without markers: each clip's class name at its
+    start and ``"Rest"`` at its end (at equal times an end comes before the next start)."""
+    start, end, labels = read_seedv_trials(path, session)
+    events = sorted(
+        [*zip(start, (CLASS_NAMES[c] for c in labels)), *((e, "Rest") for e in end)],
+        key=lambda ev: (ev[0], ev[1] != "Rest"),
+    )
+    return markers_stream([t for t, _ in events], [label for _, label in events])
 
 
 def markers_stream(times_s, labels, *, name: str = "Markers", source_id: str = "replay-markers"):

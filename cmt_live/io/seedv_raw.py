@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from cmt_live._logging import logger
-from cmt_live.io.readers import open_raw_eeg, pick_channels, read_seedv_trial_times
+from cmt_live.io.readers import open_raw_eeg, pick_channels, read_seedv_trials
 from cmt_live.io.to_seedv import de_windows, preprocessed
 from cmt_live.plausibility import eeg_problem
 from features import FeatureSpec
 from features.constants import N_EYE_FEATURES
-from features.seedv import SEEDV_LABELS, SPEC_FILE, check_session
+from features.seedv import SPEC_FILE
 
 #: Seconds of EEG read before each clip for the causal filters to settle.
 LEAD_S = 10.0
@@ -79,13 +79,7 @@ def raw_session_trials(
     computed here, eye columns zero)."""
     from models.seedv import Trial
 
-    check_session(session)
-    start, end = read_seedv_trial_times(times_file, session)
-    labels = SEEDV_LABELS[session - 1]
-    if len(start) != len(labels):
-        raise ValueError(
-            f"{times_file}: session {session} has {len(start)} clips; SEED-V has {len(labels)}."
-        )
+    start, end, labels = read_seedv_trials(times_file, session)
     raw = open_raw_eeg(path, cnt_format)
     pick_channels(raw, spec.ch_names, path)
     sfreq = float(raw.info["sfreq"])

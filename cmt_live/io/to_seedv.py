@@ -31,18 +31,12 @@ import numpy as np
 from cmt_live._logging import logger
 from cmt_live.channels import match_channels, match_gaze_channels
 from cmt_live.io.options import RecordingOptions
-from cmt_live.io.readers import (
-    eeg_volts,
-    markers_stream,
-    read_recording,
-    read_seedv_trial_times,
-    select_streams,
-)
+from cmt_live.io.readers import eeg_volts, read_recording, seedv_trial_markers, select_streams
 from cmt_live.plausibility import UnitsCheck, eeg_problem
-from features import FeatureSpec, apply_lds, de_features, preprocess_batch
+from features import FeatureSpec, apply_lds, de_features
 from features.eye import eye_features_at
 from features.preprocess import StreamingPreprocessor
-from features.seedv import CLASS_NAMES, N_TRIALS_PER_SESSION, SEEDV_LABELS, SPEC_FILE
+from features.seedv import CLASS_NAMES, N_TRIALS_PER_SESSION, SPEC_FILE
 
 _CODES = {name.lower(): i for i, name in enumerate(CLASS_NAMES)}
 
@@ -79,8 +73,8 @@ def preprocessed(x: np.ndarray, sfreq: float, t_first: float, spec: FeatureSpec,
         Input time each output sample describes (the filters' delay removed).
     """
     if spec.preprocess:
-        y, _ = preprocess_batch(x, sfreq, sfreq_out=spec.sfreq, causal=True)
-        delay = StreamingPreprocessor(1, sfreq, sfreq_out=spec.sfreq).delay_s
+        pre = StreamingPreprocessor(x.shape[0], sfreq, sfreq_out=spec.sfreq)
+        y, delay = pre.push(x), pre.delay_s
     elif sfreq == spec.sfreq:
         y, delay = x, 0.0
     else:
@@ -129,13 +123,7 @@ def session_trials(
     eeg_path, _, gaze_path = str(path).partition("+")
     streams = read_recording(eeg_path, gaze=gaze_path or None, options=options)
     if seedv_times is not None and not any(s.type.lower() == "markers" for s in streams):
-        start, end = read_seedv_trial_times(seedv_times, session)
-        labels = [CLASS_NAMES[c] for c in SEEDV_LABELS[session - 1]][: len(start)]
-        # A "Rest" marker at each clip end ends the trial there (trial_segments); at equal
-        # times the end of one clip comes before the start of the next.
-        ends = [(e, "Rest") for e in end]
-        events = sorted([*zip(start, labels), *ends], key=lambda ev: (ev[0], ev[1] != "Rest"))
-        streams.append(markers_stream([t for t, _ in events], [lab for _, lab in events]))
+        streams.append(seedv_trial_markers(seedv_times, session))
     eeg, gaze, markers = select_streams(streams)
     if gaze is None or markers is None:
         raise ValueError(

@@ -360,6 +360,14 @@ def find_again(meta, *, uid: str, fmt: StreamFormat):
     -------
     outcome, detail, info
         As :func:`classify`.
+
+    Notes
+    -----
+    The lookup returns as soon as one stream answers, so two sources with the same identity
+    that come back together are seen as ``AMBIGUOUS`` only when both answer within that
+    moment; otherwise the first is taken as ``NEW``. A second, confirming lookup would cost
+    another ~0.5 s of every recovery (the target is data again <= 2 s); pin a ``source_id``
+    that differs between such sources instead.
     """
     import pylsl
 
