@@ -317,6 +317,9 @@ def ray_connect(spec: RunnerSpec):
         # workers import this very package (not another install of it earlier on their path).
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
+        # "local": a new Ray even when another one runs on this machine (a bare ray.init()
+        # joins the cluster named in /tmp/ray, e.g. another user's).
+        kw["address"] = "local"
         kw["_node_ip_address"] = "127.0.0.1"
         kw["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
     else:
