@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from apps.state import StreamLabel
+from apps.state import PUPIL_COLUMNS, StreamLabel
 from apps.topomap import channel_positions_2d
 from cmt_live.records import FeatureFrame, Flag, Prediction, StreamHealth
 from cmt_live.sinks import Sink
@@ -105,12 +105,21 @@ class FakeSession:
                 t_computed=t + 0.012 + abs(rng.normal(0, 0.002)),
                 compute_ms=3.0 + abs(rng.normal(0, 0.4)),
                 n_context=min(self.k, 15),
+                budget={
+                    "wait_eeg": 3.0 + abs(rng.normal(0, 1.0)),
+                    "wait_gaze": abs(rng.normal(0, 0.3)),
+                    "queue": 0.05,
+                    "features": 2.5 + abs(rng.normal(0, 0.3)),
+                    "model": 3.0 + abs(rng.normal(0, 0.4)),
+                    "sinks": 0.2,
+                },
             )
         )
         de = self.de_base + rng.normal(0, 0.08, self.de_base.shape)
         eye = np.zeros(N_EYE_FEATURES)
         pupil = 3.6 + 0.25 * np.sin(t_rel / 9) + 0.1 * (truth == 1)
-        eye[0], eye[2] = pupil + rng.normal(0, 0.03), pupil - 0.15 + rng.normal(0, 0.03)
+        p1, p2 = PUPIL_COLUMNS
+        eye[p1], eye[p2] = pupil + rng.normal(0, 0.03), pupil - 0.15 + rng.normal(0, 0.03)
         sink.on_features(
             FeatureFrame(
                 t_end=t, eeg=de.reshape(-1), eye=eye, eeg_valid=True, eye_valid=not eye_lost

@@ -21,7 +21,7 @@ import numpy as np
 from apps.history import History
 from apps.sink import GazeChunk, HealthSnapshot, Marker, PipelineClosed, Record, StreamEvent
 from apps.theme import FOREGROUND, class_color
-from cmt_live.records import FeatureFrame, Flag, Prediction, StreamHealth
+from cmt_live.records import BUDGET_KEYS, FeatureFrame, Flag, Prediction, StreamHealth
 from cmt_live.sinks import GroundTruth
 from features.constants import EYE_FEATURE_NAMES
 from features.seedv import CLASS_NAMES
@@ -83,14 +83,16 @@ class Changed(enum.Flag):
     HEADLINE = enum.auto()
     HEALTH = enum.auto()
     GAPS = enum.auto()
-    FEATURES = enum.auto()  # scalp maps and per-window pupil means
+    FEATURES = enum.auto()  # per-window pupil means
+    MAPS = enum.auto()  # scalp maps of the latest window
     RAW_PUPIL = enum.auto()
     MARKERS = enum.auto()
     FINISHED = enum.auto()
     ACCURACY = enum.auto()
+    BUDGET = enum.auto()  # the latency budget table (drawn only while it is shown)
 
 
-#: Parts drawn in the time plots and scalp maps (the window throttles these hardest).
+#: Parts drawn in the time plots (redrawn when the time axis moves by a pixel or more).
 PLOT_PARTS = (
     Changed.PREDICTIONS | Changed.MARKERS | Changed.FEATURES | Changed.RAW_PUPIL | Changed.GAPS
 )
@@ -133,6 +135,8 @@ class MonitorState:
         Window length of the model, seconds (scores predictions against the markers).
     last_n_trials : int
         The running accuracy also over the last this many trials (marker segments).
+    budget_n : int
+        The latency budget's percentiles are over the last this many predictions.
     """
 
     def __init__(
@@ -147,6 +151,7 @@ class MonitorState:
         gaze_break_s: float = 0.5,
         window_s: float = 4.0,
         last_n_trials: int = 5,
+        budget_n: int = 600,
     ) -> None:
         if not history_s > 0:
             raise ValueError(f"history_s must be > 0 seconds; got {history_s}.")
@@ -175,6 +180,8 @@ class MonitorState:
         self.n_predictions = 0
         self.finished = False
         self.latency_ms = History(n_rows, 1)  # end-to-end latency per prediction
+        #: Per prediction, ms in BUDGET_KEYS order then the end-to-end latency; NaN = not given.
+        self.budget_ms = History(max(1, int(budget_n)), len(BUDGET_KEYS) + 1)
         self.rates: dict[str, History] = {}  # stream -> effective / nominal rate, percent
         self._n_rate_rows = n_rows
         self.streams: dict[str, StreamLabel] = {}  # inputs the window was told about
@@ -240,8 +247,12 @@ class MonitorState:
     def add_prediction(self, pred: Prediction) -> None:
         t = self.rel(pred.t_end)
         self._note_flags(t, pred.flags)
+        latency = (pred.t_computed - pred.t_end) * 1e3 if pred.t_computed else np.nan
         if pred.t_computed:
-            self.latency_ms.push(t, [(pred.t_computed - pred.t_end) * 1e3])
+            self.latency_ms.push(t, [latency])
+        if pred.budget:
+            self.budget_ms.push(t, [*(pred.budget.get(k, np.nan) for k in BUDGET_KEYS), latency])
+            self._changed |= Changed.BUDGET
         true = self.truth.score(pred)
         if true is not None:
             seg = self.truth.segment(pred.t_end - 1e-9)[0]
@@ -268,7 +279,7 @@ class MonitorState:
         else:
             self.pupil_means.push(t, (np.nan, np.nan))  # a break in the line, not a fake value
         self.latest_frame = frame
-        self._changed |= Changed.FEATURES
+        self._changed |= Changed.FEATURES | Changed.MAPS
 
     def add_health(self, snapshot: HealthSnapshot) -> None:
         for h in snapshot.streams:
@@ -416,6 +427,24 @@ class MonitorState:
         """End-to-end latency per prediction: ``(t (n,), ms (n,))``."""
         t, v = self.latency_ms.view(self.t_min)
         return t, v[:, 0]
+
+    def budget_view(self) -> list[tuple[str, float, float, float]]:
+        """The latency budget: one row ``(part, latest ms, p50 ms, p99 ms)`` per part of
+        :data:`~cmt_live.records.BUDGET_KEYS`, then ``"sum of parts"`` and ``"end-to-end"``
+        (``t_computed - t_end``); percentiles over the last ``budget_n`` predictions that
+        carried a budget. NaN where a part was never given (empty list before any budget)."""
+        _, v = self.budget_ms.view()
+        if not len(v):
+            return []
+        v = np.column_stack([v[:, :-1], np.nansum(v[:, :-1], axis=1), v[:, -1]])
+        names = (*BUDGET_KEYS, "sum of parts", "end-to-end")
+        given = np.isfinite(v).any(axis=0)
+        p50 = np.full(v.shape[1], np.nan)
+        p99 = np.full(v.shape[1], np.nan)
+        p50[given], p99[given] = np.nanpercentile(v[:, given], [50, 99], axis=0)
+        return [
+            (name, float(v[-1, i]), float(p50[i]), float(p99[i])) for i, name in enumerate(names)
+        ]
 
     def rate_views(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per regular stream: ``(t (n,), effective / nominal rate in percent (n,))``."""

@@ -2,8 +2,9 @@
 
 Threading (STYLE.md): the pipeline runs in a worker thread and only calls the methods of
 :class:`apps.sink.QtSink`, which enqueue. A ``QTimer`` in the GUI thread (25 Hz) drains the
-queue into :class:`apps.state.MonitorState` and redraws what changed, at most ``max_plot_fps``
-times a second for the plots and ``MAX_TEXT_FPS`` for the text. No worker touches a widget and
+queue into :class:`apps.state.MonitorState` and redraws what changed: the time plots when new
+data would move them by a pixel (at most ``max_plot_fps`` times a second), the scalp maps at
+most ``MAX_MAP_FPS`` and the text at most ``MAX_TEXT_FPS``. No worker touches a widget and
 no slot calls ``processEvents``. :func:`apps.monitor.run_monitor` opens this window and runs
 the worker.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from apps._qt import QtCore, QtGui, QtWidgets, pg
+from apps.panels.budget import BudgetTable
 from apps.panels.events import EventsList
 from apps.panels.gates import GatesPanel
 from apps.panels.headline import HeadlineBar
@@ -56,7 +58,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
     refresh_hz : float
         Rate of the queue-draining timer (20-30 Hz); header and health follow it.
     max_plot_fps : float
-        Most redraws per second of the time plots and topomaps.
+        Most redraws per second of the time plots (they also wait for a pixel of new time).
     title : str
     streams : sequence of StreamLabel
         The inputs (markers included), shown as health rows with type and source from the start.
@@ -82,8 +84,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     closed = QtCore.Signal()
 
-    #: Header and health table: text, read by people, so 10 updates a second are plenty.
-    MAX_TEXT_FPS = 10.0
+    #: Header, accuracy and health table: text read by people; 5 updates a second are plenty.
+    MAX_TEXT_FPS = 5.0
+    #: Scalp maps of the latest window: a map that changes faster cannot be read anyway.
+    MAX_MAP_FPS = 2.0
+    #: Most seconds a time-plot change within one pixel column waits to be drawn.
+    MAX_PLOT_WAIT_S = 1.0
 
     def __init__(
         self,
@@ -127,6 +133,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self._paused = False
         self._t_plot_drawn = float("-inf")
         self._t_text_drawn = float("-inf")
+        self._t_map_drawn = float("-inf")
+        self._t_plot_last = float("-inf")  # newest session time when the plots were drawn
         self._x_range: tuple[float, float] | None = None
         self._closed_once = False
         self.setWindowTitle(title)
@@ -189,6 +197,16 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.trends = TrendsPanel(self.trends_widget, budget_ms=latency_budget_ms)
         self.trends.latency_plot.setXLink(p_prob)  # the same time axis as the plots on the left
         rl.addWidget(self.trends_widget, stretch=2)
+        # The latency budget, on request (headline button): hidden, it is not drawn at all.
+        self.budget_title = self._section_title(
+            f"Latency budget  (newest prediction; p50/p99 over the last "
+            f"{self.state.budget_ms.capacity} with a budget)"
+        )
+        self.budget_table = BudgetTable()
+        for w in (self.budget_title, self.budget_table):
+            w.hide()
+            rl.addWidget(w)
+        self.headline.button_budget.toggled.connect(self.show_budget)
         rl.addWidget(self._section_title("Stream health"))
         self.health_table = HealthTable()
         self.health_table.update_health(self.state.health_view())
@@ -229,30 +247,56 @@ class MonitorWindow(QtWidgets.QMainWindow):
     def refresh(self, force: bool = False) -> None:
         """Redraw what changed since the last frame (everything if ``force``).
 
-        The header and health table redraw at most ``MAX_TEXT_FPS`` times a second, the plots
-        and topomaps at most ``max_plot_fps``: with 10 minutes across ~800 px one pixel is
-        ~0.75 s, so faster redraws show nothing new and only cost CPU (bench/bench_gui.py).
-        Parts held back stay pending for a later tick.
+        Each group redraws at its own most rate, and parts held back stay pending for a later
+        tick: the header, accuracy and health table at ``MAX_TEXT_FPS`` (text read by
+        people), the scalp maps at ``MAX_MAP_FPS``, and the time plots at most
+        ``max_plot_fps`` times a second *and* only once what is new would move them by a
+        pixel (:meth:`_plots_due`). With 10 minutes across ~800 px one pixel is ~0.75 s, so
+        redrawing for each of 10 predictions a second shows nothing new and only costs CPU:
+        the time plots are most of a redraw's cost (bench/bench_gui.py).
         """
         now = time.monotonic()
-        due = PLOT_PARTS | TEXT_PARTS
+        due = PLOT_PARTS | TEXT_PARTS | Changed.MAPS | Changed.BUDGET
+        if self.budget_table.isHidden():
+            due &= ~Changed.BUDGET  # stays pending until the table is shown
         if not force:
-            if now - self._t_plot_drawn < 1.0 / self.max_plot_fps:
+            if not self._plots_due(now):
                 due &= ~PLOT_PARTS
             if now - self._t_text_drawn < 1.0 / self.MAX_TEXT_FPS:
-                due &= ~TEXT_PARTS
+                due &= ~(TEXT_PARTS | Changed.BUDGET)
+            if now - self._t_map_drawn < 1.0 / self.MAX_MAP_FPS:
+                due &= ~Changed.MAPS
         taken = self.state.take_changes(due)
         if force:
             taken = due
         elif not taken:
             return
-        if taken & TEXT_PARTS:
+        if taken & (TEXT_PARTS | Changed.BUDGET):
             self._t_text_drawn = now
             self._draw_text(taken)
+        if Changed.MAPS in taken and self.state.latest_frame is not None:
+            self._t_map_drawn = now
+            frame = self.state.latest_frame
+            self.topo_panel.set_frame(frame.eeg, frame.eeg_valid, self.state.rel(frame.t_end))
         if taken & PLOT_PARTS:
             self._t_plot_drawn = now
+            self._t_plot_last = self.state.t_last
             self._draw_plots(taken)
             self.n_frames_drawn += 1
+
+    def _plots_due(self, now: float) -> bool:
+        """Whether the time plots should redraw now: something is pending for them, the last
+        redraw is at least ``1 / max_plot_fps`` old, and either a marker (drawn at once) is
+        pending, the newest time has moved by a pixel of the time axis or more, or the
+        pending change has waited ``MAX_PLOT_WAIT_S`` (a change within one pixel column)."""
+        pending = self.state.pending & PLOT_PARTS
+        if not pending or now - self._t_plot_drawn < 1.0 / self.max_plot_fps:
+            return False
+        if Changed.MARKERS in pending or now - self._t_plot_drawn >= self.MAX_PLOT_WAIT_S:
+            return True
+        x0, x1 = self.state.x_range()
+        width_px = max(self.prob_panel.plot.getViewBox().width(), 1.0)
+        return self.state.t_last - self._t_plot_last >= (x1 - x0) / width_px
 
     def _draw_text(self, parts: Changed) -> None:
         state = self.state
@@ -262,6 +306,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.health_table.update_health(state.health_view())
         if Changed.ACCURACY in parts:
             self.accuracy_label.setText(state.accuracy_text())
+        if Changed.BUDGET in parts:
+            self.budget_table.show_budget(state.budget_view())
 
     def _draw_plots(self, parts: Changed) -> None:
         state = self.state
@@ -277,9 +323,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
             for stream, t0, t1 in state.gaps:
                 self.gates_panel.add_gap(stream, t0, t1)
             self.trends.set_rates(state.rate_views())
-        if Changed.FEATURES in parts and state.latest_frame is not None:
-            frame = state.latest_frame
-            self.topo_panel.set_frame(frame.eeg, frame.eeg_valid, state.rel(frame.t_end))
+        if Changed.FEATURES in parts:
             self.pupil_panel.set_features(*state.pupil_view())
         if Changed.RAW_PUPIL in parts and len(state.raw_pupil):
             self.pupil_panel.set_raw(*state.raw_pupil_view())
@@ -300,6 +344,16 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.headline.show_run_state(paused=self._paused, finished=self.state.finished)
         if not self._paused:
             self.refresh(force=True)
+
+    def show_budget(self, shown: bool) -> None:
+        """Show (True) or hide (False) the latency budget table; shown, it is filled at once."""
+        for w in (self.budget_title, self.budget_table):
+            w.setVisible(shown)
+        if self.headline.button_budget.isChecked() != shown:
+            self.headline.button_budget.setChecked(shown)
+        if shown:
+            self.state.take_changes(Changed.BUDGET)
+            self.budget_table.show_budget(self.state.budget_view())
 
     def jump_to(self, t: float, half_width_s: float = 30.0) -> None:
         """Pause the view and centre the time axis on session time ``t`` (an event's)."""

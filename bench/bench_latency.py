@@ -3,9 +3,9 @@
 The bench publishes a 62-channel EEG stream at ``--sfreq`` (200 Hz; 1000 Hz goes through the
 causal resampler) and a 120 Hz gaze stream unless ``--no-gaze``, from this process, paced at
 ``--speed`` x real time (default 1; cmt-live runs with ``--time-scale`` of the same value),
-starts ``cmt-live --headless --log`` on them in a subprocess with a model of the ``default``
-preset (untrained: latency does not depend on the weights; ``--backend auto``), and listens
-to ``CMT-Emotion``.
+starts ``cmt-live --headless --log`` on them in a subprocess with a model of ``--preset``
+(``default``: d256, 4 layers, L=16, the heaviest CPU model; untrained: latency does not depend
+on the weights; ``--backend auto``), and listens to ``CMT-Emotion``.
 
 Latency of a prediction (at ``--speed 1``) = local LSL time when the bench received it - its
 stamp (the window's end), as an independent consumer measures sample-to-prediction; at other
@@ -13,12 +13,14 @@ speeds, from the push of the chunk holding the window's last sample. Reported: p
 predictions, the first five (a first-window spike would show there), the targets (p50 <=
 chunk/2 + 8 ms, p99 <= chunk + 12 ms), cmt-live's CPU % (utime + stime from /proc/<pid>/stat
 over the measured span) and RSS (VmRSS from /proc/<pid>/status) at the first prediction and at
-the end; then the budget each prediction carries in the session log (``budget_ms``: waiting
+the end, with its growth over the first and second half of the run (flat = buffers full, not a
+leak); then the budget each prediction carries in the session log (``budget_ms``: waiting
 for the EEG's last sample, for gaze, queueing, features, model, sinks), p50 / p99 per part.
 
 Usage::
 
     .venv/bin/python bench/bench_latency.py --matrix        # 5 and 25 ms x 200 and 1000 Hz
+    .venv/bin/python bench/bench_latency.py --minutes 60 --speed 10 --sfreq 1000   # RSS, 1 h
     .venv/bin/python bench/bench_latency.py --minutes 2 --chunk-ms 5 --sfreq 1000
 """
 
@@ -80,29 +82,43 @@ def main(argv=None) -> int:
     p.add_argument("--step", type=float, default=0.5, help="cmt-live --step, s")
     p.add_argument("--no-gaze", action="store_true")
     p.add_argument("--context-len", type=int, default=16, help="model context (default preset)")
-    p.add_argument("--model", type=Path, help="model file (default: untrained default preset)")
+    p.add_argument(
+        "--preset",
+        default="default",
+        help="untrained model preset when no --model (default: d256, 4 layers; cmt-train "
+        "deploys small on a CPU-only machine, seed with CUDA)",
+    )
+    p.add_argument("--model", type=Path, help="model file (default: untrained --preset)")
     p.add_argument("--backend", default="auto", help="cmt-live --backend")
     p.add_argument(
         "--matrix", action="store_true", help="run 5 and 25 ms chunks at 200 and 1000 Hz"
     )
     args = p.parse_args(argv)
+    # The receiving thread must not wait up to 5 ms for the pushing thread's GIL: that
+    # would be the bench's latency, not cmt-live's.
+    sys.setswitchinterval(0.0005)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     model = args.model or export_untrained(
-        tmp / "default.pt", preset="default", context_len=args.context_len
+        tmp / f"{args.preset}.pt", preset=args.preset, context_len=args.context_len
     )
     runs = (
         [(c, f) for f in (200.0, 1000.0) for c in (5.0, 25.0)]
         if args.matrix
         else [(args.chunk_ms, args.sfreq)]
     )
-    status = 0
-    for chunk_ms, sfreq in runs:
-        status |= run_one(args, model, tmp, chunk_ms, sfreq)
-    return status
+    rows = [run_one(args, model, tmp, chunk_ms, sfreq) for chunk_ms, sfreq in runs]
+    if len(rows) > 1:
+        keys = max(rows, key=len)
+        print(f"\nsummary (load average now {os.getloadavg()[0]:.1f}; targets met: both/p50/p99):")
+        print("| " + " | ".join(keys) + " |")
+        for r in rows:
+            print("| " + " | ".join(r.get(k, "") for k in keys) + " |")
+    return 0 if all(r["met"] == "both" for r in rows) else 1
 
 
-def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> int:
+def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict[str, str]:
+    """One configuration: prints its figures, returns its summary row."""
     tag = uuid.uuid4().hex[:8]
     log_path = tmp / f"log-{tag}.jsonl"
     gaze_rate, speed = 120.0, args.speed
@@ -161,6 +177,8 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> int:
         t0 = pylsl.local_clock() + 0.2
         n_eeg, t_gaze = 0, 0.0
         cpu0 = rss0 = t_cpu0 = None
+        rss_series: list[float] = []  # VmRSS every 5 s wall after the first prediction
+        t_rss = 0.0
         step = chunk_ms / 1000
         # Receive on its own thread, blocking: polling once per push step would quantise the
         # measured latency to the step (25 ms) and hide the real figure.
@@ -199,6 +217,9 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> int:
                 n_eeg = n_target
             if cpu0 is None and received:
                 cpu0, rss0, t_cpu0 = proc_cpu_s(live.pid), proc_rss_mb(live.pid), received[0][1]
+            if cpu0 is not None and now >= t_rss:
+                rss_series.append(proc_rss_mb(live.pid))
+                t_rss = now + 5.0
             time.sleep(max(0.0, step - (pylsl.local_clock() - now)))
         time.sleep(0.5)
         stop_rx.set()
@@ -222,15 +243,17 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> int:
             live.kill()
     lat = np.asarray(lat_ms)
     mode = "EEG + gaze" if gaze_out is not None else "EEG only"
+    load = os.getloadavg()[0]
+    what = f"{args.preset} preset, L={args.context_len}" if not args.model else args.model
     print(
         f"\ncmt-live latency through LSL loopback, {mode}, EEG {sfreq:g} Hz, "
         f"{args.minutes:g} simulated min at {speed:g}x real time ({chunk_ms:g} ms push chunks), "
-        f"step {args.step:g} s, model "
-        f"{'default preset, L=' + str(args.context_len) if not args.model else args.model}:"
+        f"step {args.step:g} s, model {what}, load average {load:.1f}:"
     )
+    row = {"config": f"{sfreq:g} Hz {chunk_ms:g} ms", "load": f"{load:.1f}"}
     if lat.size == 0:
         print("  no predictions received")
-        return 1
+        return {**row, "met": "none"}
     p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
     t50, t99 = chunk_ms / 2 + 8, chunk_ms + 12
     print(
@@ -241,17 +264,33 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> int:
         f"  targets: p50 {p50:.1f} {'meets' if p50 <= t50 else 'MISSES'} <= {t50:g} ms, "
         f"p99 {p99:.1f} {'meets' if p99 <= t99 else 'MISSES'} <= {t99:g} ms"
     )
-    _print_budget(log_path)
+    budget = _print_budget(log_path)
     span = t_cpu1 - t_cpu0
+    half = len(rss_series) // 2
+    drift = (
+        f"; first half {rss_series[half] - rss_series[0]:+.1f} MB, second half "
+        f"{rss_series[-1] - rss_series[half]:+.1f} MB"
+        if len(rss_series) >= 4
+        else ""
+    )
     print(
         f"  cmt-live CPU {100 * (cpu1 - cpu0) / span:.1f}% of one core over {span:.0f} s wall; "
         f"RSS {rss0:.1f} MB at the first prediction -> {rss1:.1f} MB at the end "
-        f"(growth {rss1 - rss0:+.1f} MB)"
+        f"(growth {rss1 - rss0:+.1f} MB{drift})"
     )
-    return 0
+    met = [p50 <= t50, p99 <= t99]
+    return {
+        **row,
+        "p50 ms (target)": f"{p50:.1f} ({t50:g})",
+        "p99 ms (target)": f"{p99:.1f} ({t99:g})",
+        "first 5 max": f"{lat[:5].max():.1f}",
+        "met": "both" if all(met) else "p50" if met[0] else "p99" if met[1] else "neither",
+        "budget p50 ms": budget,
+        "RSS growth MB": f"{rss1 - rss0:+.1f}",
+    }
 
 
-def _print_budget(log_path: Path) -> None:
+def _print_budget(log_path: Path) -> str:
     """p50 / p99 of each part of the budget the session log carries."""
     budgets, backend = [], "?"
     for line in log_path.read_text().splitlines():
@@ -262,13 +301,16 @@ def _print_budget(log_path: Path) -> None:
             backend = row.get("backend", "?")
     if not budgets:
         print("  (no budget in the session log)")
-        return
+        return ""
     parts = list(budgets[0])
     cells = []
     for k in parts:
         v = np.array([b.get(k, np.nan) for b in budgets], dtype=float)
         cells.append(f"{k} {np.nanpercentile(v, 50):.1f}/{np.nanpercentile(v, 99):.1f}")
     print(f"  budget p50/p99 ms (backend {backend}): " + ", ".join(cells))
+    return " ".join(
+        f"{k} {np.nanpercentile([b.get(k, np.nan) for b in budgets], 50):.1f}" for k in parts
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ windows (same windows, same features, faster).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from ._logging import logger
 from .pipeline import Pipeline, Prepared
 from .settings import Settings
 from .source import Source
+
+#: GIL switch interval of a process running a realtime loop, seconds.
+_SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class Driver:
         ``wait(timeout_s)`` method returns earlier, when data arrives; others are polled).
     health_every_s : float
         Period of stream-health reports to the sinks, seconds (realtime sources).
+    warm_s : float
+        Realtime sources: run the model once, result discarded, when the next window's last
+        sample is this close (seconds of EEG; :meth:`Pipeline.warm`), so the call that counts
+        finds its weights in the CPU caches. 0 turns it off.
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class Driver:
         batch: int = 64,
         poll_s: float = 0.02,
         health_every_s: float = 0.5,
+        warm_s: float = 0.04,
     ):
         if int(batch) != batch or batch < 1:
             raise ValueError(f"batch must be a positive integer; got {batch}.")
@@ -71,16 +80,18 @@ class Driver:
         self.batch = 1 if source.realtime else int(batch)
         self.poll_s = float(poll_s)
         self.health_every_s = float(health_every_s)
+        self.warm_s = float(warm_s)
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
     def for_source(
-        cls, runtime, source: Source, *, sinks=(), batch: int = 64, **settings
+        cls, runtime, source: Source, *, sinks=(), batch: int = 64, gaze_cutoffs=(), **settings
     ) -> Driver:
         """The pipeline for a model and an opened source, and its driver.
 
+        ``gaze_cutoffs``: a replay's logged gaze cut-offs (``Pipeline(gaze_cutoffs=...)``).
         ``settings`` are :class:`~cmt_live.settings.Settings` fields (``step_s``, ...); the
         rates come from ``source.info``. Raises ``ContractError`` (reason and fix) when the
         model cannot run on these streams.
@@ -90,6 +101,7 @@ class Driver:
             Settings.for_source(runtime.contract, source.info, **settings),
             sinks=sinks,
             clock=source.now,
+            gaze_cutoffs=gaze_cutoffs,
         )
         return cls(pipeline, source, batch=batch)
 
@@ -101,6 +113,10 @@ class Driver:
         t_health = 0.0
         pending: list[Prepared] = []
         wait = getattr(source, "wait", None)
+        if source.realtime:
+            # The loop is woken by the inlets' reader threads; a thread that holds the GIL
+            # keeps it up to the switch interval (5 ms by default) before the woken loop runs.
+            sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL_S))
         while not self._stop.is_set():
             now = time.monotonic()
             if t_stop is not None and now >= t_stop:
@@ -117,6 +133,8 @@ class Driver:
                     pipe.predict(pending)
                     pending.clear()
             if source.realtime:
+                if self.warm_s > 0:
+                    pipe.warm(self.warm_s)
                 if now >= t_health:
                     t_health = now + self.health_every_s
                     pipe.emit_health(source.health())

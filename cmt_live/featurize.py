@@ -177,4 +177,5 @@ class Featurizer:
             eeg_valid=bool(eeg_valid),
             eye_valid=bool(eye_valid),
             flags=frozenset(flags),
+            gaze_end=window.gaze_end,
         )

@@ -70,6 +70,10 @@ class Pipeline:
     clock : callable() -> float
         The pipeline's clock (``t_computed``): the LSL clock live, the recording's time in a
         fast replay. Default ``time.monotonic`` (liblsl's ``local_clock`` on Linux).
+    gaze_cutoffs : sequence of (t_end, gaze_end)
+        Replay: the gaze cut-offs a live session logged (:func:`cmt_live.sinks.
+        read_gaze_cutoffs`), so windows that closed before the gaze reached their end get the
+        same gaze again.
 
     Raises
     ------
@@ -84,6 +88,7 @@ class Pipeline:
         *,
         sinks: Sequence[Sink] = (),
         clock: Callable[[], float] = time.monotonic,
+        gaze_cutoffs: Sequence[tuple[float, float]] = (),
     ):
         if settings.spec != runtime.contract.feature_spec:
             raise ValueError(
@@ -116,7 +121,7 @@ class Pipeline:
         self.context = ContextBuffer(
             settings.context_len, spec.window_s, spec.n_eeg_features, spec.n_eye_features
         )
-        self.cutter = WindowCutter(settings.windows)
+        self.cutter = WindowCutter(settings.windows, gaze_cutoffs)
         self.gaze_buffer = (
             RingBuffer(
                 len(GAZE_COLUMNS),
@@ -144,6 +149,9 @@ class Pipeline:
         # sample arrived, for the latency budget. Bounded in case no window is cut for long.
         self._eeg_arrivals: deque[tuple[float, float]] = deque(maxlen=20000)
         self._cut_at: dict[float, tuple[float, float]] = {}  # t_end -> (eeg ready, cut) clock
+        self._warm_inputs: list[np.ndarray] | None = None  # the last model call's newest row
+        self._warmed_for: int | None = None  # next_end_index of the last warm-up
+        self.n_warmups = 0
 
     # --- sinks -------------------------------------------------------------------------------
     def add_sink(self, sink: Sink) -> None:
@@ -365,12 +373,34 @@ class Pipeline:
             )
             for _, c, _ in prepared
         ]
-        probs, gates = self.runtime.predict_batch(*(np.concatenate(a) for a in zip(*fitted)))
+        inputs = [np.concatenate(a) for a in zip(*fitted)]
+        probs, gates = self.runtime.predict_batch(*inputs)
+        self._warm_inputs = [a[-1:] for a in inputs]
         ms = (time.perf_counter() - t0) * 1e3 / len(prepared)
         return [
             self._finish(f, c, p, g, {**budget, "model": ms})
             for (f, c, budget), p, g in zip(prepared, probs, gates)
         ]
+
+    def warm(self, lead_s: float) -> bool:
+        """Run the model once, result discarded, when the next window's last sample is at most
+        ``lead_s`` away (once per window; the last call's inputs).
+
+        At one prediction per ``step_s`` the model's weights (~28 MB for the default preset)
+        leave the CPU caches between calls and the first call after a pause runs 1.5-2x slower
+        than a warm one (``bench/bench_latency.py`` budget ``model``); a call made just before
+        the window closes brings them back, so the call that counts runs warm. Costs one model
+        call per window. Returns whether it ran.
+        """
+        nxt = self.cutter.next_end_index
+        if self._warm_inputs is None or nxt is None or nxt == self._warmed_for:
+            return False
+        if nxt - self.eeg.buffer.n_total > lead_s * self.settings.spec.sfreq:
+            return False
+        self._warmed_for = nxt
+        self.runtime.predict_batch(*self._warm_inputs)
+        self.n_warmups += 1
+        return True
 
     def process(self, batch: Batch) -> list[Prediction]:
         """Push a batch, then cut, prepare and predict every due window, one at a time."""

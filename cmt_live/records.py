@@ -147,6 +147,11 @@ class Window:
         Whether the modality is usable for features.
     flags : frozenset of str
         :class:`Flag` values explaining what is wrong, if anything.
+    gaze_end : float or None
+        The window's gaze is the samples stamped before ``gaze_end`` (< ``t_end``): the gaze
+        stream lagged and the window closed after ``gaze_wait_s`` with what had arrived. None:
+        all its gaze. Logged (:class:`cmt_live.sinks.SessionLog`, rows ``gaze_cutoff``) so a
+        replay cuts the same gaze (:func:`cmt_live.sinks.read_gaze_cutoffs`).
     """
 
     t_end: float
@@ -158,6 +163,7 @@ class Window:
     eeg_valid: bool
     eye_valid: bool
     flags: frozenset[str] = field(default_factory=frozenset)
+    gaze_end: float | None = None
 
     def __post_init__(self) -> None:
         if self.eeg is not None:
@@ -181,6 +187,8 @@ class FeatureFrame:
         Eye features in ``features.EYE_FEATURE_NAMES`` order.
     eeg_valid, eye_valid : bool
     flags : frozenset of str
+    gaze_end : float or None
+        The window's :attr:`Window.gaze_end` (its gaze cut-off when the gaze stream lagged).
     """
 
     t_end: float
@@ -189,6 +197,7 @@ class FeatureFrame:
     eeg_valid: bool
     eye_valid: bool
     flags: frozenset[str] = field(default_factory=frozenset)
+    gaze_end: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "eeg", _frozen(self.eeg, np.float32))

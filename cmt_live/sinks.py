@@ -11,8 +11,9 @@ Session log format (``--log PATH``), chosen by the extension:
 ``.jsonl`` (or ``.ndjson``)
     One JSON object per line, ``"kind"`` first: ``"start"`` (contract and settings),
     ``"prediction"``, ``"event"`` (``"event"``: stale, connected, gap, no_valid_context, ...),
-    ``"marker"``, ``"health"`` (per-stream counts, every ``health_every_s``), ``"accuracy"``
-    and ``"end"`` (totals).
+    ``"marker"``, ``"health"`` (per-stream counts, every ``health_every_s``), ``"accuracy"``,
+    ``"gaze_cutoff"`` (a window that closed before the gaze reached its end: ``t_end`` and
+    ``gaze_end``, for :func:`read_gaze_cutoffs`) and ``"end"`` (totals).
 ``.csv``
     One table, same rows, a ``kind`` column first (events and predictions in one file keep
     their order; a sibling file could not). Columns: :data:`CSV_COLUMNS`. Non-prediction rows
@@ -105,6 +106,34 @@ CSV_COLUMNS: tuple[str, ...] = (
     # Where the latency went (Prediction.budget), ms.
     *(f"ms_{k}" for k in BUDGET_KEYS),
 )
+
+
+def read_gaze_cutoffs(path) -> list[tuple[float, float]]:
+    """``(t_end, gaze_end)`` of every ``gaze_cutoff`` row of a session log (``.jsonl`` or
+    ``.csv``): the windows that closed before the gaze reached their end. Give them to
+    :class:`cmt_live.pipeline.Pipeline` (``gaze_cutoffs``) to replay those windows with the
+    same gaze.
+
+    Raises
+    ------
+    ValueError
+        The file is not a session log (one line naming the file and the fix).
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open(newline="", encoding="utf-8") as f:
+                rows = [json.loads(r["message"]) for r in csv.DictReader(f)
+                        if r.get("kind") == "gaze_cutoff"]  # fmt: skip
+        else:
+            rows = [r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+                    if r.get("kind") == "gaze_cutoff"]  # fmt: skip
+        return [(float(r["t_end"]), float(r["gaze_end"])) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(
+            f"{path}: cannot read gaze cut-offs ({err}); give the session log (.jsonl or .csv) "
+            "that cmt-live --log wrote."
+        ) from None
 
 
 # --- ground truth --------------------------------------------------------------------------
@@ -330,6 +359,13 @@ class SessionLog(Sink):
         }
         self.n_predictions += 1
         self._write("prediction", row, obj, pred.t_end)
+
+    def on_features(self, frame: FeatureFrame) -> None:
+        if frame.gaze_end is None:
+            return
+        # A window that closed before the gaze reached its end: its cut-off, for replay.
+        obj = {"t_end": frame.t_end, "gaze_end": frame.gaze_end}
+        self._write("gaze_cutoff", {"t_end": _fmt(frame.t_end), "message": _json(obj)}, obj)
 
     def on_event(self, kind: str, message: str, t: float) -> None:
         self.n_events += 1

@@ -20,7 +20,10 @@ with stamps in that span go with it (by LSL time, never by arrival).
 Every due window is cut, oldest first (a late caller catches up); if more than ``max_behind``
 are due at once, the older ones are skipped and that is logged. A window is held back until the
 gaze buffer has reached its end (gaze arrives with its own latency) or until the EEG is
-``gaze_wait_s`` past it, so the gaze of a window does not depend on arrival timing either.
+``gaze_wait_s`` past it, so the gaze of a window does not depend on arrival timing either; a
+window closed by that bound takes the gaze that had arrived and says so in
+:attr:`Window.gaze_end`, which the session log records and a replay given those cut-offs
+(``WindowCutter(gaze_cutoffs=...)``) applies, so it cuts the same gaze.
 "Reached" means, for a stream with a nominal rate, a sample within half a period of the end: the
 next one then falls after the end (stamps jitter far less than half a period), so waiting for
 it would add up to a period (8 ms at 120 Hz) to the latency and change nothing.
@@ -154,6 +157,10 @@ class WindowCutter:
     Parameters
     ----------
     settings : WindowSettings
+    gaze_cutoffs : iterable of (t_end, gaze_end)
+        A replay's recorded gaze cut-offs (LSL seconds; :attr:`Window.gaze_end`): the window
+        ending at ``t_end`` (within half an EEG period) takes only gaze stamped before
+        ``gaze_end``, as the recorded session did.
 
     Attributes
     ----------
@@ -166,11 +173,26 @@ class WindowCutter:
         Grid restarts after EEG timestamp jumps.
     """
 
-    def __init__(self, settings: WindowSettings):
+    def __init__(self, settings: WindowSettings, gaze_cutoffs: Iterable[tuple[float, float]] = ()):
         self.settings = settings
+        cut = sorted((float(t), float(g)) for t, g in gaze_cutoffs)
+        self._cutoff_t = np.array([t for t, _ in cut])
+        self._cutoff_g = np.array([g for _, g in cut])
         self.next_end_index: int | None = None
         self.n_skipped = 0
         self.n_restarts = 0
+
+    def recorded_gaze_end(self, t_end: float) -> float | None:
+        """The gaze cut-off recorded for the window ending at ``t_end`` (within half an EEG
+        period), or None."""
+        i = int(np.searchsorted(self._cutoff_t, t_end))
+        for j in (i - 1, i):
+            if (
+                0 <= j < self._cutoff_t.size
+                and abs(self._cutoff_t[j] - t_end) < 0.5 / self.settings.sfreq
+            ):
+                return float(self._cutoff_g[j])
+        return None
 
     def reset(self) -> None:
         """Start the grid over at the oldest sample held at the next :meth:`cut` call."""
@@ -260,12 +282,21 @@ class WindowCutter:
                 continue
             t_end = float(ts[-1]) + period
             t_start = t_end - s.window_s
+            gaze_end = self.recorded_gaze_end(t_end) if self._cutoff_t.size else None
             if gaze is not None and not eye_stale:
                 g_newest = gaze.newest_timestamp
                 eeg_newest = eeg.newest_timestamp
-                passed = g_newest is not None and g_newest >= t_end - gaze_margin
+                # A replay waits only for the gaze the recorded session had.
+                need = t_end if gaze_end is None else min(t_end, gaze_end)
+                passed = g_newest is not None and g_newest >= need - gaze_margin
                 if not passed and eeg_newest < t_end + s.gaze_wait_s:
                     break  # gaze has not caught up yet; try again on the next call
+                if gaze_end is None and not passed:
+                    # Closed by gaze_wait_s with the gaze that had arrived: recorded so a
+                    # replay (all gaze there at once) cuts the same samples.
+                    gaze_end = (
+                        t_start if g_newest is None else float(np.nextafter(g_newest, np.inf))
+                    )
             flags: set[str] = set()
             if eeg_stale:
                 flags.add(Flag.EEG_STALE)
@@ -276,7 +307,8 @@ class WindowCutter:
                 flags.add(Flag.EEG_NONFINITE)
             if faults.size and np.any((faults >= t_start) & (faults < t_end)):
                 flags.add(Flag.TIMESTAMP_FAULT)
-            g, gts = self._gaze_part(gaze, t_start, t_end, eye_stale, gaze_gaps, flags)
+            g_stop = t_end if gaze_end is None else max(t_start, min(t_end, gaze_end))
+            g, gts = self._gaze_part(gaze, t_start, g_stop, eye_stale, gaze_gaps, flags)
             out.append(
                 Window(
                     t_end=t_end,
@@ -288,6 +320,7 @@ class WindowCutter:
                     eeg_valid=not (flags & _EEG_INVALID),
                     eye_valid=gaze is not None and not (flags & _EYE_INVALID),
                     flags=frozenset(flags),
+                    gaze_end=gaze_end,
                 )
             )
             self.next_end_index += n_step

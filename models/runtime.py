@@ -50,13 +50,16 @@ def fit_to_context(eeg, eye, eeg_mask, eye_mask, length: int):
     t = eeg.shape[1]
     if t > length:
         return eeg[:, -length:], eye[:, -length:], eeg_mask[:, -length:], eye_mask[:, -length:]
-    pad = length - t
-    return (
-        np.pad(eeg, ((0, 0), (0, pad), (0, 0))),
-        np.pad(eye, ((0, 0), (0, pad), (0, 0))),
-        np.pad(eeg_mask, ((0, 0), (0, pad))),
-        np.pad(eye_mask, ((0, 0), (0, pad))),
-    )
+    if t == length:
+        return eeg, eye, eeg_mask, eye_mask
+
+    def padded(a):
+        # zeros + copy: np.pad costs ~0.1 ms a call, four calls per live prediction.
+        out = np.zeros((a.shape[0], length, *a.shape[2:]), dtype=a.dtype)
+        out[:, :t] = a
+        return out
+
+    return padded(eeg), padded(eye), padded(eeg_mask), padded(eye_mask)
 
 
 class Runtime:

@@ -308,3 +308,93 @@ def test_latency_budget_says_where_the_time_went(runtime, tmp_path, gaze_lag_s):
     rows = [json.loads(r) for r in (tmp_path / "s.jsonl").read_text().splitlines()]
     logged = [r["budget_ms"] for r in rows if r["kind"] == "prediction"]
     assert logged[0]["wait_gaze"] == pytest.approx(rec.preds[0].budget["wait_gaze"])
+
+
+def test_warm_runs_the_model_once_just_before_each_window_closes(runtime):
+    """A discarded model call when the next window's last sample is <= lead_s away, once per
+    window, on the last call's inputs: with 10-ms chunks and a 40-ms lead it runs 30-40 ms
+    (in EEG time) before each window's end, and the predictions are unchanged by it."""
+
+    class Counting:
+        def __init__(self, rt):
+            self.rt, self.contract, self.calls = rt, rt.contract, []
+
+        def predict_batch(self, *a):
+            self.calls.append(now[0])
+            return self.rt.predict_batch(*a)
+
+    now = [0.0]
+    counting = Counting(runtime)
+    pipe = Pipeline(counting, Settings.from_contract(runtime.contract, has_gaze=False))
+    plain = make(runtime, has_gaze=False)
+    eeg, ets = fake_eeg(8)
+    warm_at, preds, ref = [], [], []
+    for i in range(0, len(ets), 2):  # 10-ms chunks
+        now[0] = ets[i + 1] + 1 / 200  # the time after the chunk's last sample
+        batch = Batch(eeg=eeg[i : i + 2], eeg_ts=ets[i : i + 2])
+        preds += pipe.process(batch)
+        ref += plain.process(batch)
+        n = len(counting.calls)
+        assert not pipe.warm(0.04) or len(counting.calls) == n + 1
+        if len(counting.calls) > n:
+            warm_at.append(now[0])
+        assert not pipe.warm(0.04)  # once per window
+    ends = [p.t_end for p in preds]
+    assert len(ends) >= 4 and pipe.n_warmups == len(ends) - 1  # none before the first one
+    for t_end in ends[1:]:
+        lead = [t_end - t for t in warm_at if 0 < t_end - t < 0.5]
+        assert len(lead) == 1 and 0.03 - 1e-9 <= lead[0] <= 0.04 + 1e-9, (t_end, lead)
+    assert [p.probs.tolist() for p in preds] == [p.probs.tolist() for p in ref]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_replay_with_the_logged_gaze_cut_offs_cuts_the_same_gaze(runtime, tmp_path, fmt):
+    """Live, the gaze lags the EEG by 0.4 s (> gaze_wait_s 0.25): each window closes with the
+    gaze that had arrived (to ~0.15 s before its end) and the session log records that
+    cut-off. A fast replay (all gaze there at once) given those cut-offs reproduces every
+    window's eye features; without them the eye features differ (it sees more gaze)."""
+    from cmt_live.sinks import SessionLog, read_gaze_cutoffs
+
+    lag = 0.4
+    settings = Settings.from_contract(runtime.contract, gaze_sfreq=120.0, step_s=1.0)
+    rec, log = Recorder(), SessionLog(tmp_path / f"s.{fmt}")
+    live = Pipeline(runtime, settings, sinks=[rec, log])
+    eeg, ets = fake_eeg(10)
+    g, gts = fake_gaze(10)
+    for i in range(0, len(ets), 2):  # 10-ms chunks, gaze stamped up to lag before the EEG
+        t_hi = ets[i + 1]
+        sel = (gts > t_hi - 0.01 - lag) & (gts <= t_hi - lag)
+        live.process(
+            Batch(eeg=eeg[i : i + 2], eeg_ts=ets[i : i + 2], gaze=g[sel], gaze_ts=gts[sel])
+        )
+    log.close()
+    cutoffs = read_gaze_cutoffs(tmp_path / f"s.{fmt}")
+    assert len(cutoffs) == len(rec.frames) >= 6
+    # Closed when the EEG was gaze_wait_s past the end: gaze up to then, less the lag.
+    assert all(-0.025 < ge - (t + 0.25 - lag) < 0.01 for t, ge in cutoffs), cutoffs
+
+    def replay(cut):
+        r = Recorder()
+        pipe = Pipeline(runtime, settings, sinks=[r], gaze_cutoffs=cut)
+        for i in range(0, len(ets), 200):  # 1-s batches, all gaze of the span at once
+            sel = (gts >= ets[i]) & (gts < ets[i] + 1.0)
+            pipe.process(
+                Batch(eeg=eeg[i : i + 200], eeg_ts=ets[i : i + 200], gaze=g[sel], gaze_ts=gts[sel])
+            )
+        return {f.t_end: f.eye for f in r.frames}
+
+    live_eye = {f.t_end: f.eye for f in rec.frames}
+    same, other = replay(cutoffs), replay(())
+    assert list(same) == list(live_eye)
+    for t, eye in live_eye.items():
+        np.testing.assert_array_equal(same[t], eye)
+    assert any(not np.array_equal(other[t], eye) for t, eye in live_eye.items())
+
+
+def test_read_gaze_cutoffs_names_a_file_that_is_no_session_log(tmp_path):
+    from cmt_live.sinks import read_gaze_cutoffs
+
+    bad = tmp_path / "x.jsonl"
+    bad.write_text("not json\n")
+    with pytest.raises(ValueError, match=r"x\.jsonl: cannot read gaze cut-offs .* cmt-live --log"):
+        read_gaze_cutoffs(bad)

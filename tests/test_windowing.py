@@ -163,3 +163,32 @@ def test_settings_errors():
     buf = RingBuffer(3, 10)
     with pytest.raises(ValueError, match="gaze buffer must have 5 columns"):
         WindowCutter(WindowSettings()).cut(RingBuffer(2, 10), buf)
+
+
+def test_a_window_closed_by_the_gaze_wait_records_its_cut_off_and_a_replay_applies_it():
+    """Gaze lags to T0 + 4.5 when the EEG reaches T0 + 6.2: window 5 (T0+1..T0+5) closes by
+    gaze_wait_s with 420 gaze samples (T0+1 .. the last one before T0 + 4.5) and records
+    gaze_end just past that stamp; window 4 saw all its gaze and records nothing. A replay with
+    all the gaze at once and the recorded cut-off cuts the same 420 samples, without it 480."""
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, gaze_sfreq=120.0, gaze_wait_s=0.25)
+    eeg, data, ts = _eeg(1240)
+    eeg.push(data, ts)
+    g_start = T0 + 0.004  # off the EEG grid: no float ties at the edges
+    live = WindowCutter(s).cut(eeg, _gaze(g_start, T0 + 4.5))
+    assert [w.gaze_end for w in live[:1]] == [None]
+    w = live[1]
+    last = g_start + (np.ceil((T0 + 4.5 - g_start) * 120) - 1) / 120
+    assert w.gaze_end == np.nextafter(w.gaze_timestamps[-1], np.inf)
+    assert w.gaze_timestamps[-1] == pytest.approx(last, abs=1e-9)
+    assert w.gaze_timestamps.size == 420
+    full = _gaze(g_start, T0 + 7.0)
+    cutoffs = [(x.t_end, x.gaze_end) for x in live if x.gaze_end is not None]
+    assert len(cutoffs) == 1
+    plain = WindowCutter(s).cut(eeg, full)
+    assert plain[1].gaze_timestamps.size == 480 and plain[1].gaze_end is None
+    replay = WindowCutter(s, cutoffs).cut(eeg, full)
+    assert [r.t_end for r in replay] == [p.t_end for p in plain]
+    np.testing.assert_array_equal(replay[1].gaze_timestamps, w.gaze_timestamps)
+    np.testing.assert_array_equal(replay[1].gaze, w.gaze)
+    assert replay[1].gaze_end == w.gaze_end and replay[0].gaze_end is None
+    assert replay[0].gaze_timestamps.size == 480

@@ -8,6 +8,7 @@
 - :mod:`~apps.panels.topomaps` -- the latest window's DE as one scalp map per band
 - :mod:`~apps.panels.health` -- the stream health table
 - :mod:`~apps.panels.events` -- the events list
+- :mod:`~apps.panels.budget` -- the latency budget table, shown on request
 - :mod:`~apps.panels.plotting` -- what the time plots share (styling, legends, curves)
 
 Panels are fed in the GUI thread with plain arrays and strings from

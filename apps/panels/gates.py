@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from apps._qt import pg
-from apps.panels.plotting import AdaptiveWidth, brush, curve, legend_html, style_plot
+from apps.panels.plotting import AdaptiveWidth, Spans, brush, curve, legend_html, style_plot
 from apps.theme import EEG_MISSING_LEGEND, EYE_MISSING_LEGEND, GAP_FILL, GAP_LEGEND, GATE_COLORS
+
+#: Vertical extent of shading on the gates plot (y in 0-1; the view clips the rest).
+FULL_HEIGHT = (-1.0, 2.0)
 
 
 class RegionPool:
-    """Shaded time spans drawn from a 0/1 indicator series, with reused region items.
+    """Shaded time spans drawn from a 0/1 indicator series, in one :class:`Spans` item.
 
     A flagged prediction at ``t[i]`` covers the step since the previous one, so a run of
     flagged predictions ``i..j`` is shaded from ``t[i-1]`` (or ``t[i]`` for the first) to
@@ -27,10 +30,9 @@ class RegionPool:
     """
 
     def __init__(self, plot: pg.PlotItem, color: str, alpha: int, max_regions: int = 64) -> None:
-        self.plot = plot
         self.brush = brush(color, alpha)
         self.max_regions = int(max_regions)
-        self.items: list[pg.LinearRegionItem] = []
+        self.spans = Spans(plot, FULL_HEIGHT, z=-15)
         self.runs: list[tuple[float, float]] = []
 
     def set_runs(self, t: np.ndarray, indicator: np.ndarray) -> None:
@@ -43,16 +45,7 @@ class RegionPool:
             self.runs = list(zip(left.tolist(), t[ends].tolist()))
         else:
             self.runs = []
-        while len(self.items) < len(self.runs):
-            item = pg.LinearRegionItem(movable=False, brush=self.brush, pen=pg.mkPen(None))
-            item.setZValue(-15)
-            self.plot.addItem(item)
-            self.items.append(item)
-        for item, run in zip(self.items, self.runs):
-            item.setRegion(run)
-            item.show()
-        for item in self.items[len(self.runs) :]:
-            item.hide()
+        self.spans.set_spans([(t0, t1, self.brush) for t0, t1 in self.runs])
 
 
 class GatesPanel:
@@ -81,7 +74,9 @@ class GatesPanel:
         self.eeg = curve(plot, GATE_COLORS[0], 2, "EEG gate")
         self.eye = curve(plot, GATE_COLORS[1], 2, "eye gate")
         self._width = AdaptiveWidth([self.eeg, self.eye])
-        self._gaps: dict[tuple[str, float], pg.LinearRegionItem] = {}
+        self._gaps: dict[tuple[str, float], tuple[float, float]] = {}
+        self._gap_brush = brush(GAP_FILL, 70)
+        self._gap_spans = Spans(plot, FULL_HEIGHT, z=-10)
         self.max_gaps = int(max_gaps)
 
     def set_data(
@@ -89,26 +84,17 @@ class GatesPanel:
     ) -> None:
         """Gates ``(n, 2)`` and 0/1 missing indicators ``(n,)`` at session times ``t (n,)``."""
         self._width.update(len(t))
-        self.eeg.setData(t, gates[:, 0])
-        self.eye.setData(t, gates[:, 1])
+        self.eeg.setData(t, gates[:, 0], skipFiniteCheck=True)
+        self.eye.setData(t, gates[:, 1], skipFiniteCheck=True)
         self.eeg_missing.set_runs(t, eeg_missing)
         self.eye_missing.set_runs(t, eye_missing)
 
     def add_gap(self, stream: str, t0: float, t1: float) -> None:
         """Shade a stream gap ``[t0, t1]`` (session seconds), or update it if already shown."""
-        key = (stream, round(t0, 3))
-        if key in self._gaps:
-            self._gaps[key].setRegion((t0, t1))  # an open gap may have grown
-            return
-        item = pg.LinearRegionItem(
-            values=(t0, t1), movable=False, brush=brush(GAP_FILL, 70), pen=pg.mkPen(None)
-        )
-        item.setZValue(-10)
-        self.plot.addItem(item)
-        self._gaps[key] = item
+        self._gaps[(stream, round(t0, 3))] = (t0, t1)  # an open gap may have grown
         while len(self._gaps) > self.max_gaps:
-            oldest = next(iter(self._gaps))
-            self.plot.removeItem(self._gaps.pop(oldest))
+            del self._gaps[next(iter(self._gaps))]
+        self._gap_spans.set_spans([(a, b, self._gap_brush) for a, b in self._gaps.values()])
 
     @property
     def n_gaps(self) -> int:
@@ -117,4 +103,4 @@ class GatesPanel:
     @property
     def gap_regions(self) -> list[tuple[float, float]]:
         """Shaded stream gaps ``(t0, t1)`` (session seconds), oldest first."""
-        return [tuple(item.getRegion()) for item in self._gaps.values()]
+        return list(self._gaps.values())

@@ -30,6 +30,8 @@ class HeadlineBar(QtWidgets.QWidget):
         Checkable; the window connects its ``toggled`` signal.
     button_record : QPushButton
         Checkable, hidden unless the window has a recorder (``record`` of MonitorWindow).
+    button_budget : QPushButton
+        Checkable: shows (checked) or hides the latency budget table.
     """
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -70,6 +72,12 @@ class HeadlineBar(QtWidgets.QWidget):
         self.button_record.setToolTip("Record the input streams and the predictions to XDF.")
         self.button_record.hide()
         layout.addWidget(self.button_record)
+        self.button_budget = QtWidgets.QPushButton("Latency budget")
+        self.button_budget.setCheckable(True)
+        self.button_budget.setToolTip(
+            "Show where the newest prediction's time went, with p50/p99 per part."
+        )
+        layout.addWidget(self.button_budget)
         layout.addWidget(self.button_pause)
         self.show_run_state(paused=False, finished=False)
 

@@ -58,6 +58,7 @@ class HealthTable(QtWidgets.QTableWidget):
             QtWidgets.QHeaderView.ResizeMode.ResizeToContents
         )
         self._rows: dict[str, int] = {}
+        self._shown: dict[str, tuple[tuple[str, ...], str]] = {}  # row texts and status shown
 
     def _item(self, row: int, col: int) -> QtWidgets.QTableWidgetItem:
         item = self.item(row, col)
@@ -80,9 +81,13 @@ class HealthTable(QtWidgets.QTableWidget):
                 row = self.rowCount()
                 self.insertRow(row)
                 self._rows[h.name] = row
-            for col, text in enumerate(health_texts(h, label)):
+            texts = health_texts(h, label)
+            if self._shown.get(h.name) == (texts, h.status):
+                continue  # unchanged: no item update, no repaint
+            self._shown[h.name] = (texts, h.status)
+            for col, text in enumerate(texts):
                 self._item(row, col).setText(text)
-            self._item(row, 0).setToolTip(self._item(row, 0).text())
+            self._item(row, 0).setToolTip(texts[0])
             status = self._item(row, 1)
             status.setBackground(QtGui.QColor(STATUS_COLORS.get(h.status, UNKNOWN_STATUS_COLOR)))
             status.setForeground(QtGui.QColor("#111111"))

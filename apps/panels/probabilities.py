@@ -36,4 +36,4 @@ class ProbabilityPanel:
         """Show ``probs (n, n_classes)`` at session times ``t (n,)``."""
         self._width.update(len(t))
         for i, c in enumerate(self.curves):
-            c.setData(t, probs[:, i])
+            c.setData(t, probs[:, i], skipFiniteCheck=True)  # softmax output: finite

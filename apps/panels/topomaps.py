@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from apps._qt import QtCore, pg
+from apps._qt import QtCore, QtWidgets, pg
 from apps.theme import FOREGROUND, HEAD_OUTLINE, MUTED
 from apps.topomap import Topomap
 from features.constants import BANDS
@@ -68,17 +68,20 @@ class TopomapPanel:
             img = pg.ImageItem(np.zeros((size_px, size_px, 4), dtype=np.uint8))
             img.setRect(QtCore.QRectF(-e, -e, 2 * e, 2 * e))
             vb.addItem(img)
-            for x, y in head:
-                vb.addItem(pg.PlotCurveItem(x, y, pen=pg.mkPen(HEAD_OUTLINE, width=1.2)))
-            vb.addItem(
-                pg.ScatterPlotItem(
-                    self.topo.pos[:, 0],
-                    self.topo.pos[:, 1],
-                    size=2.5,
-                    pen=None,
-                    brush=pg.mkBrush(255, 255, 255, 150),
-                )
+            outline = [
+                pg.PlotCurveItem(x, y, pen=pg.mkPen(HEAD_OUTLINE, width=1.2)) for x, y in head
+            ]
+            sites = pg.ScatterPlotItem(
+                self.topo.pos[:, 0],
+                self.topo.pos[:, 1],
+                size=2.5,
+                pen=None,
+                brush=pg.mkBrush(255, 255, 255, 150),
             )
+            for item in (*outline, sites):
+                # Static: repainted from a pixmap when the map under them changes.
+                item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+                vb.addItem(item)
             vb.setRange(xRange=(-e - 0.05, e + 0.05), yRange=(-e - 0.05, e + 0.2), padding=0)
             self.images.append(img)
             lab = widget.addLabel("—", row=3, col=b, color=MUTED, size="8pt")

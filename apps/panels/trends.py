@@ -53,7 +53,7 @@ class TrendsPanel:
             )
         )
         self.rate_plot.addItem(pg.InfiniteLine(pos=100.0, angle=0, pen=pg.mkPen(GRID, width=1)))
-        self.latency = curve(self.latency_plot, OKABE_ITO["yellow"], 1.5, "latency")
+        self.latency = curve(self.latency_plot, OKABE_ITO["yellow"], 1, "latency")
         self.rates: dict[str, pg.PlotDataItem] = {}
         self._rate_title = ""
         self._top = 0.0  # highest rate seen, percent (a sped-up source reads > 100)
@@ -73,7 +73,7 @@ class TrendsPanel:
             line = self.rates.get(name)
             if line is None:
                 color = RATE_COLORS[len(self.rates) % len(RATE_COLORS)]
-                line = self.rates[name] = curve(self.rate_plot, color, 1.5, name)
+                line = self.rates[name] = curve(self.rate_plot, color, 1, name)
             line.setData(t, pct)
             self._top = max(self._top, float(np.nanmax(pct)) if len(pct) else 0.0)
         self.rate_plot.setYRange(0, max(150.0, 1.1 * self._top), padding=0)

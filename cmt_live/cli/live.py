@@ -30,144 +30,14 @@ defaults); only ``--demo`` selects the loopback-only config (unless ``LSLAPICFG`
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 from pathlib import Path
 
 from cmt_live.cli import live_gui
-from cmt_live.cli.common import add_logging_args, apply_logging, parser
+from cmt_live.cli.common import apply_logging
 from cmt_live.cli.errors import EXIT_INTERRUPTED, USER_ERRORS, one_line
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = parser(
-        "cmt-live",
-        "Real-time EEG + eye-tracking emotion monitor on LSL streams.",
-        "examples:\n"
-        "  cmt-live --demo\n"
-        "  cmt-live --eeg-stream EEG --eye-stream Gaze --model M.pt --log session.jsonl\n"
-        "  cmt-live --replay session.xdf --model M.pt --fast --log replay.jsonl",
-    )
-    p.add_argument("--eeg-stream", help="EEG stream name (e.g. EEG)")
-    p.add_argument("--eye-stream", help="gaze stream name (e.g. Gaze); omit for EEG-only")
-    p.add_argument("--marker-stream", help="ground-truth marker stream (e.g. Markers)")
-    p.add_argument(
-        "--model", type=Path, metavar="FILE", help="model file from cmt-train (.pt or .pt2)"
-    )
-    p.add_argument("--headless", action="store_true", help="terminal dashboard, no window")
-    p.add_argument("--log", type=Path, metavar="PATH", help="session log: .jsonl or .csv")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument(
-        "--step", type=float, metavar="S", default=1.0, help="seconds between predictions"
-    )
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    p.add_argument(
-        "--threads", type=int, help="torch CPU threads (default: 1 on <= 4 cores, else torch's)"
-    )
-    p.add_argument(
-        "--backend",
-        default="auto",
-        choices=("auto", "torchscript", "onnx", "export", "aoti"),
-        help="what runs the model (default auto: the fastest one whose outputs match eager)",
-    )
-    p.add_argument("--channel-map", help='renames "STREAM=MODEL,..." or a JSON file')
-    p.add_argument(
-        "--eeg-units",
-        "--eeg-unit",
-        dest="eeg_units",
-        help="override the EEG units the stream declares (uV, V, mV)",
-    )
-    p.add_argument(
-        "--fill-missing",
-        type=int,
-        default=0,
-        metavar="N",
-        help="interpolate up to N missing EEG channels from the montage (spherical splines; "
-        "at most 20%% of the model's channels; flagged eeg_interpolated)",
-    )
-    p.add_argument(
-        "--pupil-scale",
-        type=float,
-        default=1.0,
-        metavar="K",
-        help="multiply both pupil columns by K (a tracker whose pupil unit differs from the "
-        "model's)",
-    )
-    p.add_argument(
-        "--implausible",
-        choices=("mask", "flag"),
-        default="mask",
-        help="windows with implausible EEG/eye units: withhold that modality from the model "
-        "(mask) or predict from it anyway (flag); both are flagged",
-    )
-    p.add_argument("--eeg-source-id", help="pin the EEG stream by source_id")
-    p.add_argument("--eye-source-id", help="pin the gaze stream by source_id")
-    p.add_argument("--eeg-hostname", help="pin the EEG stream by hostname")
-    p.add_argument("--eye-hostname", help="pin the gaze stream by hostname")
-    p.add_argument("--outlet-name", default="CMT-Emotion", help="prediction outlet name")
-    p.add_argument("--no-outlet", action="store_true", help="do not publish predictions")
-    p.add_argument(
-        "--resolve-timeout", type=float, metavar="S", default=5.0, help="seconds per stream"
-    )
-    p.add_argument(
-        "--loss-limit",
-        type=float,
-        metavar="S",
-        default=10.0,
-        help="an EEG/gaze stream away this long is reported lost (log, health); seconds",
-    )
-    p.add_argument(
-        "--exit-on-loss",
-        type=float,
-        metavar="S",
-        help="exit with status 3 when an EEG/gaze stream stays away S seconds",
-    )
-    p.add_argument("--screenshot", type=Path, metavar="PNG", help="save a PNG of the window (GUI)")
-    p.add_argument(
-        "--screenshot-after", type=float, metavar="S", default=5.0, help="seconds before it"
-    )
-    p.add_argument("--demo", action="store_true", help="simulator + demo model + monitor")
-    p.add_argument("--rebuild-demo-model", action="store_true", help="retrain the demo model")
-    p.add_argument("--demo-subject", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--time-scale",
-        type=float,
-        default=1.0,
-        help="source runs K x real time (cmt-sim stream --speed K); stamps are stretched by K",
-    )
-    p.add_argument(
-        "--replay",
-        type=Path,
-        metavar="FILE",
-        help="replay a recording (.xdf, or an EEG file with --gaze) instead of live streams",
-    )
-    p.add_argument(
-        "--fast", action="store_true", help="with --replay: in-process, no LSL, full speed"
-    )
-    p.add_argument(
-        "--gaze",
-        type=Path,
-        metavar="FILE",
-        help="with --replay of an EEG file: a gaze file (.asc, .csv)",
-    )
-    p.add_argument(
-        "--record",
-        type=Path,
-        metavar="PATH.xdf",
-        help="record the input streams and the prediction outlet to XDF (LabRecorder)",
-    )
-    p.add_argument(
-        "--trust-release-eye-features",
-        action="store_true",
-        help="feed the eye input to a model whose eye features were not computed by cmt-live "
-        "(e.g. trained on SEED-V's released npz): by default its eye input is masked",
-    )
-    add_logging_args(p)
-    from cmt_live.io.options import add_recording_options
-
-    add_recording_options(p, gaze=False)
-    return p
+from cmt_live.cli.live_options import build_parser, validate
 
 
 def _contract_summary(runtime) -> dict:
@@ -211,40 +81,6 @@ def _eye_input(runtime, args) -> str:
         file=sys.stderr,
     )
     return f"masked ({source} eye features)"
-
-
-def _validate(args, parser) -> None:
-    if args.fill_missing < 0:
-        parser.error(f"--fill-missing {args.fill_missing} is invalid; it must be >= 0.")
-    if not args.pupil_scale > 0:
-        parser.error(f"--pupil-scale {args.pupil_scale} is invalid; it must be > 0.")
-    if args.fast and not args.replay:
-        parser.error("--fast goes with --replay FILE.")
-    if args.gaze and not args.replay:
-        parser.error("--gaze goes with --replay FILE (an EEG file).")
-    if args.record and (args.fast or args.no_outlet):
-        parser.error(
-            "--record needs LSL streams and the prediction outlet (no --fast/--no-outlet)."
-        )
-    if args.record and args.record.suffix.lower() != ".xdf":
-        parser.error(f"--record {args.record}: the file must end in .xdf.")
-    if args.demo:
-        return
-    if args.replay:
-        if not args.model:
-            parser.error("--model is required with --replay.")
-        return
-    missing = [o for o, v in (("--eeg-stream", args.eeg_stream), ("--model", args.model)) if not v]
-    if missing:
-        parser.error(f"{' and '.join(missing)} required (or use --demo).")
-    for name in ("step", "resolve_timeout", "time_scale", "loss_limit"):
-        v = getattr(args, name)
-        if not v > 0:
-            parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0.")
-    for name in ("duration", "exit_on_loss"):
-        v = getattr(args, name)
-        if v is not None and not v > 0:
-            parser.error(f"--{name.replace('_', '-')} {v} is invalid; it must be > 0 seconds.")
 
 
 def _load_runtime(args):
@@ -429,118 +265,6 @@ def _start_recorder(args, info):
     return recorder
 
 
-def run_replay(args) -> int:
-    """``--replay FILE``: fast in-process, or republished over LSL and monitored live."""
-    runtime = _load_runtime(args)
-    if runtime is None:
-        return 2
-    if args.fast:
-        return _run_fast_replay(args, runtime)
-    # Real-time replay: publish the file over LSL and monitor it like live streams.
-    from cmt_live.io.options import recording_options
-    from cmt_live.io.readers import check_long_enough, read_recording, select_streams
-    from cmt_live.lsl.config import use_loopback_config
-    from cmt_live.lsl.player import Player, PlayerSettings
-
-    use_loopback_config()
-    try:
-        options = recording_options(args)
-        streams = read_recording(args.replay, gaze=args.gaze, options=options)
-        eeg, gaze, markers = select_streams(
-            streams,
-            eeg_stream=args.eeg_stream,
-            eye_stream=args.eye_stream,
-            marker_stream=args.marker_stream,
-            eye_only_ok=True,
-        )
-        if eeg is None:
-            raise ValueError(f"{args.replay} holds gaze only; replay it eye-only with --fast.")
-        ts = eeg.timestamps
-        span = float(ts[-1] - ts[0]) if len(ts) else 0.0
-        check_long_enough(args.replay, span, runtime.contract.feature_spec.window_s)
-    except USER_ERRORS as err:
-        print(f"cmt-live: {one_line(err)}", file=sys.stderr)
-        return 2
-    player = Player(streams, PlayerSettings(wait_consumers_s=10.0)).start()
-    args.eeg_stream, args.eeg_source_id = eeg.name, eeg.source_id
-    args.eye_stream = gaze.name if gaze is not None else None
-    args.eye_source_id = gaze.source_id if gaze is not None else None
-    args.marker_stream = markers.name if markers is not None else None
-    if args.duration is None:
-        args.duration = player.duration_s + 2 * runtime.contract.feature_spec.window_s
-    try:
-        return run_live(args, runtime=runtime, extra_stop=player.stop)
-    finally:
-        player.stop()
-
-
-def _run_fast_replay(args, runtime) -> int:
-    """``--replay FILE --fast``: the recording through the same driver, no LSL, full speed."""
-    from cmt_live.driver import Driver
-    from cmt_live.io.options import recording_options
-    from cmt_live.io.readers import check_long_enough
-    from cmt_live.io.recording_source import RecordingSource
-    from cmt_live.settings import ContractError
-    from cmt_live.sinks import SessionLog
-
-    spec = runtime.contract.feature_spec
-    log = None
-    try:
-        source = RecordingSource(
-            args.replay,
-            spec.ch_names,
-            gaze_file=args.gaze,
-            eeg_stream=args.eeg_stream,
-            eye_stream=args.eye_stream,
-            marker_stream=args.marker_stream,
-            channel_map=args.channel_map,
-            eeg_unit=args.eeg_units,
-            fill_missing=args.fill_missing,
-            options=recording_options(args),
-            eeg_sfreq=spec.sfreq,
-        )
-        check_long_enough(args.replay, source.duration_s, spec.window_s)
-        driver = Driver.for_source(runtime, source, step_s=args.step, **_unit_settings(args))
-        eye_input = _eye_input(runtime, args)
-        if args.log:
-            info = {**_contract_summary(runtime), "replay": str(args.replay), "fast": True,
-                    "filled_channels": list(source.info.filled_channels),
-                    "eye_input": eye_input}  # fmt: skip
-            log = SessionLog(args.log, window_s=spec.window_s, start_info=info)
-            driver.pipeline.add_sink(log)
-    except (ContractError, *USER_ERRORS) as err:
-        print(f"cmt-live: {one_line(err)}", file=sys.stderr)
-        return 2
-    try:
-        stats = driver.run()
-    finally:
-        driver.close()
-    speed = source.duration_s / stats.wall_s if stats.wall_s > 0 else float("inf")
-    acc = log.truth.summary()["accuracy"] if log is not None and log.truth.has_markers else None
-    print(
-        f"cmt-live: replayed {source.duration_s:.0f} s in {stats.wall_s:.2f} s "
-        f"({speed:.0f}x real time): {stats.n_predictions} predictions"
-        + (f", accuracy vs markers {acc:.1%}" if acc is not None else "")
-        + (f", log {args.log}" if args.log else "")
-    )
-    pipe = driver.pipeline
-    for modality, reason in pipe.implausible_reasons.items():
-        print(
-            f"cmt-live: warning: {pipe.n_implausible[modality]} of {pipe.n_windows} windows: "
-            f"{reason}",
-            file=sys.stderr,
-        )
-    if stats.n_predictions == 0:
-        print(
-            f"cmt-live: no prediction from {args.replay}: no window had usable EEG or gaze "
-            "(see the log's events, --log PATH).",
-            file=sys.stderr,
-        )
-        # Implausible units were explained above with their fix; anything else is a failure.
-        return 0 if pipe.implausible_reasons else 1
-    return 0
-
-
 def _unit_settings(args) -> dict:
     """The Settings fields the unit and eye-provenance options set."""
     return {
@@ -562,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cmt-live``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _validate(args, parser)
+    validate(args, parser)
     apply_logging(args)
     try:
         if args.demo:
@@ -572,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             use_loopback_config()
             return run_demo(args)
         if args.replay:
+            from cmt_live.cli.live_replay import run_replay
+
             return run_replay(args)
         return run_live(args)
     except KeyboardInterrupt:
