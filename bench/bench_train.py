@@ -11,7 +11,8 @@ Usage::
 full-LOSO time is extrapolated as ``(n_subjects + 1) * mean fold time`` (the +1 is the
 deployment model); the printout says which figure was measured and which estimated.
 ``--runners`` times each runner (``local``, ``jobs:N``, ``ray`` or ``ray:ADDRESS``) and prints
-its wall time against the first one's; folds of ``jobs``/``ray`` use 1 torch thread each.
+its wall time against the first one's; folds of ``jobs:N`` use cores // N torch threads each,
+Ray folds 1.
 """
 
 from __future__ import annotations

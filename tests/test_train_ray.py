@@ -25,6 +25,7 @@ OBJECT_STORE = 80 * 1024**2
 def local_ray():
     """One local Ray for the module: 2 CPUs, no dashboard, every process on 127.0.0.1."""
     ray.init(
+        address="local",  # a new Ray, not one another test run left in /tmp/ray
         num_cpus=2,
         object_store_memory=OBJECT_STORE,
         include_dashboard=False,

@@ -9,11 +9,12 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import torch
 from test_training import make_data, make_trials
 
 from models.train import RunnerSpec, TrainConfig
 from models.train import run as train_run
-from models.train.runners import FoldFailed, execute
+from models.train.runners import FoldFailed, execute, usable_cores
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -35,6 +36,13 @@ def record_task(task, ctx, *, log: str):
     return execute(task, ctx)
 
 
+def with_threads(task, ctx):
+    """A task function that records the torch threads its fold ran with."""
+    outcome = execute(task, ctx)
+    outcome["result"]["torch_threads"] = torch.get_num_threads()
+    return outcome
+
+
 def fail_always(task, ctx):
     raise RuntimeError(f"{task.name}: simulated failure")
 
@@ -45,6 +53,7 @@ def comparable(metrics):
     for f in json.loads(json.dumps(metrics["folds"])):
         f.pop("wall_s")
         f.pop("worker")
+        f.pop("torch_threads", None)
         out.append(f)
     return out
 
@@ -74,6 +83,17 @@ def test_jobs_equal_local_and_a_dead_worker_is_retried(data, local_run, tmp_path
     assert "failed and was retried" in (tmp_path / "run" / "report.md").read_text()
     assert comparable(m) == comparable(local_run)
     assert {f["worker"]["pid"] for f in m["folds"]} != {os.getpid()}  # ran in workers
+
+
+def test_jobs_workers_load_the_data_once_and_share_the_cores(data, local_run, tmp_path):
+    cfg = TrainConfig.from_preset("tiny", epochs=1)
+    spec = RunnerSpec(kind="jobs", jobs=2, task_fn=with_threads)
+    m = train_run.run_cv(data, tmp_path / "run", cfg, final=False, device="cpu", runner=spec)
+    pids = [f["worker"]["pid"] for f in m["folds"]]
+    # 3 folds on 2 persistent workers: one of them ran two folds (not a process per fold).
+    assert len(m["folds"]) == 3 and len(set(pids)) <= 2 and os.getpid() not in pids
+    assert {f["torch_threads"] for f in m["folds"]} == {max(1, usable_cores() // 2)}
+    assert comparable(m) == comparable(local_run)
 
 
 def test_a_fold_that_keeps_failing_stops_the_run_naming_it(data, tmp_path, caplog):

@@ -74,7 +74,11 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-final", action="store_true", help="skip the deployment model.pt")
     p.add_argument("--no-baseline", action="store_true", help="skip the scikit-learn baseline")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--jobs", type=int, help="run folds in N local worker processes (no Ray)")
+    where.add_argument(
+        "--jobs",
+        type=int,
+        help="run folds in a pool of N local worker processes, cores/N torch threads each (no Ray)",
+    )
     where.add_argument(
         "--ray",
         nargs="?",

@@ -1,5 +1,6 @@
-"""Where fold tasks run: in this process, in local worker processes (``--jobs N``), or as plain
-Ray tasks on a local or remote Ray cluster (``--ray [ADDRESS]``).
+"""Where fold tasks run: in this process, in a pool of N persistent local worker processes
+(``--jobs N``: each loads the data once and runs fold after fold), or as plain Ray tasks on a
+local or remote Ray cluster (``--ray [ADDRESS]``).
 
 Every runner calls :func:`~models.train.task.run_fold_task` and hands each outcome to the
 driver's ``on_result`` as it arrives (the driver writes the fold's files, so an interrupted run
@@ -39,7 +40,7 @@ class RunnerSpec:
         running cluster.
     cpus_per_fold : float | None
         CPU cores reserved per fold (Ray) and torch threads of the fold (all runners); default
-        1 for ``jobs`` and ``ray``, torch's choice for ``local``.
+        cores // ``jobs`` for ``jobs``, 1 for ``ray``, torch's choice for ``local``.
     gpus_per_fold : float
         GPUs reserved per fold (Ray); a fold with GPUs trains on CUDA.
     retries : int
@@ -76,9 +77,22 @@ class RunnerSpec:
 
     @property
     def threads(self) -> int | None:
-        if self.cpus_per_fold is None:
-            return None if self.kind == "local" else 1
-        return max(1, int(self.cpus_per_fold))
+        """torch threads of a fold: ``cpus_per_fold``, else this machine's cores shared by the
+        ``jobs`` workers (N workers never run more threads than cores), 1 per Ray task (Ray
+        runs as many tasks as it has CPUs), torch's choice in a local run."""
+        if self.cpus_per_fold is not None:
+            return max(1, int(self.cpus_per_fold))
+        if self.kind == "jobs":
+            return max(1, usable_cores() // self.jobs)
+        return None if self.kind == "local" else 1
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -184,22 +198,35 @@ def run_tasks(
 # --- local worker processes -------------------------------------------------------------------
 
 
-def _process_main(task: FoldTask, ctx: TaskContext, fn, conn) -> None:
-    """Body of one worker process: run the task, send ("ok", outcome) or ("error", exc)."""
+def _worker_main(ctx: TaskContext, fn, conn) -> None:
+    """Body of one persistent worker process: it received the run's context (the data) once,
+    at its start; then it runs each task the driver sends and answers ``("ok", outcome)`` or
+    ``("error", exc)``, until the driver sends ``None`` or closes the pipe."""
     _worker_logging(ctx.log_level)
-    try:
-        payload = ("ok", fn(task, ctx))
-    except BaseException as err:  # sent to the driver, which decides on a retry
-        payload = ("error", err)
-    # Plain pickle bytes: torch's multiprocessing pickler would share tensors through file
-    # descriptors that die with this process.
-    conn.send_bytes(pickle.dumps(payload))
-    conn.close()
+    while True:
+        try:
+            task = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        if task is None:
+            return
+        try:
+            payload = ("ok", fn(task, ctx))
+        except BaseException as err:  # sent to the driver, which decides on a retry
+            payload = ("error", err)
+        # Plain pickle bytes: torch's multiprocessing pickler would share tensors through file
+        # descriptors that die with this process.
+        try:
+            data = pickle.dumps(payload)
+        except Exception as err:  # an exception that does not pickle: send its text
+            data = pickle.dumps(("error", RuntimeError(f"{type(payload[1]).__name__}: {err}")))
+        conn.send_bytes(data)
 
 
 def _run_pool(tasks, ctx, spec, fn, on_result, attempts) -> None:
-    """One spawned process per task, at most ``spec.jobs`` at a time: a worker that dies takes
-    only its own task with it (retried), and the others carry on."""
+    """A pool of ``spec.jobs`` persistent worker processes, each started once with the run's
+    data, running one task at a time: a worker that dies takes only its own task with it (the
+    task is retried, a fresh worker replaces the dead one), and the others carry on."""
     import multiprocessing as mp
     from collections import deque
     from multiprocessing.connection import wait
@@ -207,36 +234,54 @@ def _run_pool(tasks, ctx, spec, fn, on_result, attempts) -> None:
     # spawn, not fork: torch's thread pools do not survive a fork.
     mp_ctx = mp.get_context("spawn")
     todo = deque(tasks)
-    running: dict = {}  # receiving end -> (process, task)
+    idle: list = []  # (process, driver's end of its pipe)
+    busy: dict = {}  # driver's end -> (process, task)
+
+    def start_worker() -> None:
+        here, there = mp_ctx.Pipe(duplex=True)
+        proc = mp_ctx.Process(target=_worker_main, args=(ctx, fn, there), daemon=True)
+        proc.start()
+        there.close()  # the worker holds the only other end: EOF here when it dies
+        idle.append((proc, here))
+
     try:
-        while todo or running:
-            while todo and len(running) < spec.jobs:
+        while todo or busy:
+            # Start workers up to N (at the start, and to replace one that died).
+            while todo and len(idle) + len(busy) < spec.jobs:
+                start_worker()
+            while todo and idle:
+                proc, conn = idle.pop()
                 task = todo.popleft()
-                recv, send = mp_ctx.Pipe(duplex=False)
-                proc = mp_ctx.Process(
-                    target=_process_main, args=(task, ctx, fn, send), name=task.name, daemon=True
-                )
-                proc.start()
-                send.close()  # the child holds the only sending end: EOF when it dies
-                running[recv] = (proc, task)
-            for conn in wait(list(running)):
-                proc, task = running.pop(conn)
+                conn.send_bytes(pickle.dumps(task))
+                busy[conn] = (proc, task)
+            for conn in wait(list(busy)):
+                proc, task = busy.pop(conn)
                 try:
                     status, payload = pickle.loads(conn.recv_bytes())
+                    idle.append((proc, conn))
                 except EOFError:
-                    status, payload = "error", None
-                conn.close()
-                proc.join()
+                    conn.close()
+                    proc.join()
+                    status = "error"
+                    payload = RuntimeError(f"worker process died (exit code {proc.exitcode})")
                 if status == "ok":
                     on_result(task, payload)
                     continue
-                if payload is None:
-                    payload = RuntimeError(f"worker process died (exit code {proc.exitcode})")
                 _give_up_or_retry(task, payload, attempts, spec.retries)
                 todo.append(task)
     finally:
-        for proc, _ in running.values():
+        for _proc, conn in idle:
+            try:
+                conn.send_bytes(pickle.dumps(None))
+            except OSError:
+                pass
+            conn.close()
+        for proc, _ in busy.values():
             proc.kill()
+        for proc, _ in [*idle, *busy.values()]:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
 
 
 # --- Ray --------------------------------------------------------------------------------------
@@ -272,6 +317,9 @@ def ray_connect(spec: RunnerSpec):
         # workers import this very package (not another install of it earlier on their path).
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
+        # "local": a new Ray even when another one runs on this machine (a bare ray.init()
+        # joins the cluster named in /tmp/ray, e.g. another user's).
+        kw["address"] = "local"
         kw["_node_ip_address"] = "127.0.0.1"
         kw["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
     else:
