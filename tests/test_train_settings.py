@@ -74,7 +74,7 @@ def test_settings_errors_are_one_line(dataset, tmp_path, capsys):
     assert "is not valid TOML" in capsys.readouterr().err
     bad.write_text("[run]\nseeds = 3\n")
     assert main(["--data", str(dataset), "--config", str(bad)]) == 2
-    assert "[run] seeds = 3 is invalid; use a list" in capsys.readouterr().err
+    assert "[run] seeds = 3 is invalid; it must be a TOML list" in capsys.readouterr().err
     assert main(["--data", str(dataset), "--seeds", "0,x"]) == 2
     assert "--seeds '0,x' is invalid" in capsys.readouterr().err
     assert main(["--data", str(dataset), "--modalities", "both,ears"]) == 2
@@ -105,3 +105,14 @@ def test_seed_preset_time_estimate_counts_steps(monkeypatch):
     assert est.estimate_run_s(ModelConfig.preset("seed"), cfg, 100, 16) == 50 * 4 * 16 * 0.5
     monkeypatch.undo()
     assert est.time_per_step(ModelConfig.preset("tiny"), 2, steps=1) > 0
+
+
+def test_config_run_values_are_converted_and_bools_are_not_numbers(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[run]\ncpus_per_fold = 2\nfinal = true\n")
+    run = load_settings(path)["run"]
+    assert run == {"cpus_per_fold": 2.0, "final": True}
+    assert isinstance(run["cpus_per_fold"], float)
+    path.write_text("[run]\nthreads = true\n")
+    with pytest.raises(ValueError, match=r"threads = True is invalid; it must be a TOML int"):
+        load_settings(path)

@@ -80,11 +80,15 @@ def load_settings(path: str | Path) -> dict[str, dict]:
             want = RUN_KEYS.get(key) if section == "run" else None
             if want is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
-            if want is not None and not isinstance(value, want):
+            # TOML's true/false are Python bools, which are ints: not a number here.
+            if want is not None and (
+                not isinstance(value, want) or (want is not bool and isinstance(value, bool))
+            ):
                 raise ValueError(
-                    f"--config {path}: [run] {key} = {value!r} is invalid; use a {want.__name__}."
+                    f"--config {path}: [run] {key} = {value!r} is invalid; it must be a TOML "
+                    f"{want.__name__}."
                 )
-        out[section] = dict(values)
+            out[section][key] = value
     if "context_lengths" in out["train"]:
         out["train"]["context_lengths"] = tuple(out["train"]["context_lengths"])
     return out
