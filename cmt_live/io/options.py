@@ -21,9 +21,11 @@ class RecordingOptions:
     Parameters
     ----------
     cnt_format : str
-        Neuroscan word size: ``auto`` (inferred), ``int16`` or ``int32``.
+        Neuroscan word size: ``auto`` (inferred), ``int16`` or ``int32`` (checked by
+        :func:`~cmt_live.io.neuroscan.read_cnt`, the flag by its choices).
     gaze_units : str
-        Units of a gaze CSV's x/y: ``deg``, ``px`` or ``norm``.
+        Units of a gaze CSV's x/y: ``deg``, ``px`` or ``norm`` (checked by
+        :meth:`~cmt_live.io.gaze_geometry.ScreenGeometry.to_degrees`).
     geometry : ScreenGeometry
         Screen geometry for gaze in pixels or screen fractions.
     gaze_offset_s : float
@@ -34,14 +36,6 @@ class RecordingOptions:
     gaze_units: str = "deg"
     geometry: ScreenGeometry = field(default_factory=ScreenGeometry)
     gaze_offset_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.cnt_format not in ("auto", *CNT_FORMATS):
-            raise ValueError(
-                f"--cnt-format {self.cnt_format!r} is invalid; use auto, int16 or int32."
-            )
-        if self.gaze_units not in GAZE_UNITS:
-            raise ValueError(f"--gaze-units {self.gaze_units!r} is invalid; use {GAZE_UNITS}.")
 
 
 def add_recording_options(p: argparse.ArgumentParser, *, gaze: bool = True) -> None:

@@ -21,7 +21,6 @@ model trained on it runs EEG-only live.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -29,11 +28,10 @@ import numpy as np
 
 from cmt_live._logging import logger
 from cmt_live.io.readers import open_raw_eeg, pick_channels, read_seedv_trials
-from cmt_live.io.to_seedv import de_windows, preprocessed
+from cmt_live.io.to_seedv import de_windows, preprocessed, write_dataset
 from cmt_live.plausibility import eeg_problem
 from features import FeatureSpec
 from features.constants import N_EYE_FEATURES
-from features.seedv import SPEC_FILE
 
 #: Seconds of EEG read before each clip for the causal filters to settle.
 LEAD_S = 10.0
@@ -136,7 +134,6 @@ def build_dataset_from_seedv_raw(
     meta : dict
         What ``cmt_sim.json`` holds.
     """
-    from models.seedv import fingerprint, write_seedv
 
     spec = spec or FeatureSpec()
     root = Path(root)
@@ -164,21 +161,9 @@ def build_dataset_from_seedv_raw(
         )
     if not trials:
         raise ValueError(f"{root}: no clip fits in the recordings (are they cut short?).")
-    out = Path(out)
-    write_seedv(out, trials, complete=False)
-    meta = {
-        "source": "seedv-raw",
-        "partial": True,
-        "recordings": [{"path": str(p), "subject": s, "session": k} for p, s, k in sessions],
-        "feature_spec": spec.to_dict(),
-        # Read by models.seedv.load_feature_source: the eye columns are zeros, not features.
-        "feature_source": {
-            "eeg": "computed",
-            "eye": "unknown",
-            "eye_absent": list(spec.eye_names),
-        },
-        "fingerprint": fingerprint(trials),
-        "n_trials": len(trials),
-    }
-    (out / SPEC_FILE).write_text(json.dumps(meta, indent=2))
-    return meta
+    # Read by models.seedv.load_feature_source: the eye columns are zeros, not features.
+    eye_absent = list(spec.eye_names)
+    feature_source = {"eeg": "computed", "eye": "unknown", "eye_absent": eye_absent}
+    return write_dataset(
+        out, trials, sessions, spec, source="seedv-raw", feature_source=feature_source
+    )

@@ -185,7 +185,6 @@ def build_dataset_from_recordings(
     Returns the metadata written to ``cmt_sim.json`` (the feature spec, ``"partial": true``
     since a lab's sessions rarely hold SEED-V's 45 trials).
     """
-    from models.seedv import fingerprint, write_seedv
 
     spec = spec or FeatureSpec()
     seen = set()
@@ -204,13 +203,26 @@ def build_dataset_from_recordings(
         )
     if not trials:
         raise ValueError("No trials found in the recordings (no emotion markers?).")
+    return write_dataset(out, trials, sessions, spec, source="recordings")
+
+
+def write_dataset(out, trials, sessions, spec: FeatureSpec, *, source: str, **extra) -> dict:
+    """Write ``trials`` as a SEED-V-layout directory and its ``cmt_sim.json``.
+
+    ``sessions``: the ``(path, subject, session)`` recordings they came from; ``source``
+    and ``extra`` go into the metadata (``"partial": true``: rarely SEED-V's 45 trials).
+    Returns the metadata written.
+    """
+    from models.seedv import fingerprint, write_seedv
+
     out = Path(out)
     write_seedv(out, trials, complete=False)
     meta = {
-        "source": "recordings",
+        "source": source,
         "partial": True,
         "recordings": [{"path": str(p), "subject": s, "session": k} for p, s, k in sessions],
         "feature_spec": spec.to_dict(),
+        **extra,
         "fingerprint": fingerprint(trials),
         "n_trials": len(trials),
     }
