@@ -59,6 +59,13 @@ NOT_CLEAN = {
 }
 
 
+def tiny_runtime():
+    """An untrained tiny model, one thread: recovery and memory do not depend on the weights."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_untrained(Path(tmp) / "tiny.pt", preset="tiny")
+        return load_runtime(path, device="cpu", threads=1)
+
+
 class Simulator:
     """``cmt-sim stream`` in a subprocess; :meth:`start` returns when its outlets exist."""
 
@@ -215,10 +222,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        runtime = load_runtime(
-            export_untrained(Path(tmp) / "tiny.pt", preset="tiny"), device="cpu", threads=1
-        )
+    runtime = tiny_runtime()
     window_s = runtime.contract.feature_spec.window_s
     rows: list[dict] = []
     while len(rows) < args.cycles:

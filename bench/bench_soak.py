@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -33,9 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_restart import Session, pct, pylsl
-
-from models import export_untrained, load_runtime
+from bench_restart import Session, pct, pylsl, tiny_runtime
 
 
 def rss_mb() -> float:
@@ -63,10 +60,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     k = args.speed
     rng = np.random.default_rng(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        runtime = load_runtime(
-            export_untrained(Path(tmp) / "tiny.pt", preset="tiny"), device="cpu", threads=1
-        )
+    runtime = tiny_runtime()
     spec = runtime.contract.feature_spec
     session = Session(runtime, f"soak{uuid.uuid4().hex[:6]}-", speed=k)
     t_end_wall = session.t_start + args.minutes * 60 / k
