@@ -173,18 +173,29 @@ def _counter_source(sources, name, sid, *extra):
     return sources("--name", name, "--source-id", sid, "--counter", "--unit", "V", *extra)
 
 
-def test_duplicate_streams_during_an_outage_are_never_mixed(sources):
-    """Two outlets with the pinned identity come back. liblsl answers a resolution as soon as
-    one outlet does, so the first to answer is taken (two in the same answer are refused as
-    ambiguous: tests/test_lsl_recovery.py); the data then come from that one outlet only, and
-    when it dies the input moves to the other."""
+def _after_a_crash(sources, *extra):
+    """``(name, source_id, input)``: an EEG input that read a counter source which then died
+    (the caller closes the input)."""
     name, sid = f"EEG-{_uid()}", _uid()
-    proc = _counter_source(sources, name, sid)
+    proc = _counter_source(sources, name, sid, *extra)
     s = StreamInput(resolve_stream(name, timeout=5), kind="eeg")
     try:
         _wait(lambda: s.buffer.n_total > 50, RECOVERY_DEADLINE_S, "first data")
         stop_source(proc)
         _wait(lambda: s.status != "connected", RECOVERY_DEADLINE_S, "stream gone")
+    except BaseException:
+        s.close(timeout_s=5.0)
+        raise
+    return name, sid, s
+
+
+def test_duplicate_streams_during_an_outage_are_never_mixed(sources):
+    """Two outlets with the pinned identity come back. liblsl answers a resolution as soon as
+    one outlet does, so the first to answer is taken (two in the same answer are refused as
+    ambiguous: tests/test_lsl_recovery.py); the data then come from that one outlet only, and
+    when it dies the input moves to the other."""
+    name, sid, s = _after_a_crash(sources)
+    try:
         twins = {
             100000: _counter_source(sources, name, sid, "--start-index", "100000"),
             200000: _counter_source(sources, name, sid, "--start-index", "200000"),
@@ -211,13 +222,8 @@ def test_duplicate_streams_during_an_outage_are_never_mixed(sources):
 
 
 def test_a_source_that_dies_again_while_reconnecting_is_recovered(sources):
-    name, sid = f"EEG-{_uid()}", _uid()
-    proc = _counter_source(sources, name, sid)
-    s = StreamInput(resolve_stream(name, timeout=5), kind="eeg")
+    name, sid, s = _after_a_crash(sources)
     try:
-        _wait(lambda: s.buffer.n_total > 50, RECOVERY_DEADLINE_S, "first data")
-        stop_source(proc)
-        _wait(lambda: s.status != "connected", RECOVERY_DEADLINE_S, "stream gone")
         # Back, and killed again as soon as it is up: the monitor may be resolving it, opening
         # an inlet on it, or already reading it.
         stop_source(_counter_source(sources, name, sid, "--start-index", "100000"))
@@ -233,9 +239,7 @@ def test_a_source_that_dies_again_while_reconnecting_is_recovered(sources):
 
 
 def test_a_stream_back_with_other_labels_is_refused_then_the_right_one_taken(sources):
-    name, sid = f"EEG-{_uid()}", _uid()
-    proc = _counter_source(sources, name, sid, "--labels", "Fp1,Cz,Pz,Oz")
-    s = StreamInput(resolve_stream(name, timeout=5), kind="eeg")
+    name, sid, s = _after_a_crash(sources, "--labels", "Fp1,Cz,Pz,Oz")
     events = []
 
     def saw(kind):
@@ -243,9 +247,6 @@ def test_a_stream_back_with_other_labels_is_refused_then_the_right_one_taken(sou
         return any(k == kind for k, _, _ in events)
 
     try:
-        _wait(lambda: s.buffer.n_total > 50, RECOVERY_DEADLINE_S, "first data")
-        stop_source(proc)
-        _wait(lambda: s.status != "connected", RECOVERY_DEADLINE_S, "stream gone")
         wrong = _counter_source(sources, name, sid, "--labels", "Fp1,Cz,Pz,O2")
         wrong_units = _counter_source(sources, f"{name}-u", sid)  # another name: not matched
         _wait(lambda: saw("refused"), RECOVERY_DEADLINE_S, "refusal")
