@@ -113,37 +113,41 @@ class Driver:
         t_health = 0.0
         pending: list[Prepared] = []
         wait = getattr(source, "wait", None)
+        switch_interval = sys.getswitchinterval()
         if source.realtime:
             # The loop is woken by the inlets' reader threads; a thread that holds the GIL
             # keeps it up to the switch interval (5 ms by default) before the woken loop runs.
-            sys.setswitchinterval(min(sys.getswitchinterval(), _SWITCH_INTERVAL_S))
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if t_stop is not None and now >= t_stop:
-                break
-            batch = source.read()
-            if batch is None:
-                break
-            pipe.push(batch)
-            for window in pipe.cut(batch):
-                prepared = pipe.prepare(window)
-                if prepared is not None:
-                    pending.append(prepared)
-                if len(pending) >= self.batch:
-                    pipe.predict(pending)
-                    pending.clear()
-            if source.realtime:
-                if self.warm_s > 0:
-                    pipe.warm(self.warm_s)
-                if now >= t_health:
-                    t_health = now + self.health_every_s
-                    pipe.emit_health(source.health())
-                if not batch.eeg_ts.size:
-                    if wait is not None:
-                        wait(self.poll_s)
-                    else:
-                        self._stop.wait(self.poll_s)
-        pipe.predict(pending)
+            sys.setswitchinterval(min(switch_interval, _SWITCH_INTERVAL_S))
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if t_stop is not None and now >= t_stop:
+                    break
+                batch = source.read()
+                if batch is None:
+                    break
+                pipe.push(batch)
+                for window in pipe.cut(batch):
+                    prepared = pipe.prepare(window)
+                    if prepared is not None:
+                        pending.append(prepared)
+                    if len(pending) >= self.batch:
+                        pipe.predict(pending)
+                        pending.clear()
+                if source.realtime:
+                    if self.warm_s > 0:
+                        pipe.warm(self.warm_s)
+                    if now >= t_health:
+                        t_health = now + self.health_every_s
+                        pipe.emit_health(source.health())
+                    if not batch.eeg_ts.size:
+                        if wait is not None:
+                            wait(self.poll_s)
+                        else:
+                            self._stop.wait(self.poll_s)
+            pipe.predict(pending)
+        finally:
+            sys.setswitchinterval(switch_interval)  # process-wide: put back
         return RunStats(time.perf_counter() - t_wall, pipe.n_windows, pipe.n_predictions)
 
     def start(self, duration_s: float | None = None) -> threading.Thread:

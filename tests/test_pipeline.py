@@ -402,3 +402,29 @@ def test_read_gaze_cutoffs_names_a_file_that_is_no_session_log(tmp_path):
     bad.write_text("not json\n")
     with pytest.raises(ValueError, match=r"x\.jsonl: cannot read gaze cut-offs .* cmt-live --log"):
         read_gaze_cutoffs(bad)
+
+
+def test_a_realtime_run_puts_the_gil_switch_interval_back(runtime):
+    """The realtime loop shortens the process-wide switch interval while it runs, and only
+    then: it is restored when the source ends."""
+    import sys
+
+    from cmt_live.driver import Driver
+
+    eeg, ets = fake_eeg(6)
+    seen = []
+    batches = [Batch(eeg=eeg[i : i + 20], eeg_ts=ets[i : i + 20]) for i in range(0, 1200, 20)]
+
+    class Realtime:
+        realtime = True
+
+        def read(self):
+            seen.append(sys.getswitchinterval())
+            return batches.pop(0) if batches else None
+
+        def health(self):
+            return []
+
+    before = sys.getswitchinterval()
+    Driver(make(runtime, has_gaze=False), Realtime()).run()
+    assert min(seen) < before and sys.getswitchinterval() == before
