@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -197,12 +198,13 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
         while n_eeg < n_sim + int(6 * sfreq):
             now = pylsl.local_clock()
             sim_t = max(0.0, (now - t0) * speed)
-            n_target = min(int(sim_t * sfreq), n_sim + int(6 * sfreq))
+            # Every sample stamped before now, as an amplifier sends it.
+            n_target = min(math.ceil(sim_t * sfreq - 1e-9), n_sim + int(6 * sfreq))
             if n_target > n_eeg:
                 x = (rng.standard_normal((n_target - n_eeg, 62)) * 10).astype(np.float32)
                 stamps = t0 + np.arange(n_eeg, n_target) / sfreq / speed
                 if gaze_out is not None:
-                    gts = np.arange(t_gaze, n_target / sfreq, 1 / gaze_rate)
+                    gts = np.arange(t_gaze, sim_t, 1 / gaze_rate)
                     if gts.size:
                         g = np.column_stack(
                             [rng.normal(0, 2, gts.size), rng.normal(0, 2, gts.size)]
@@ -264,7 +266,7 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
         f"  targets: p50 {p50:.1f} {'meets' if p50 <= t50 else 'MISSES'} <= {t50:g} ms, "
         f"p99 {p99:.1f} {'meets' if p99 <= t99 else 'MISSES'} <= {t99:g} ms"
     )
-    budget = _print_budget(log_path)
+    budget = _print_budget(log_path, {round(ts, 6): t for ts, t in received} if speed == 1 else {})
     span = t_cpu1 - t_cpu0
     half = len(rss_series) // 2
     drift = (
@@ -290,13 +292,17 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
     }
 
 
-def _print_budget(log_path: Path) -> str:
-    """p50 / p99 of each part of the budget the session log carries."""
+def _print_budget(log_path: Path, received: dict[float, float]) -> str:
+    """p50 / p99 of each part of the budget the session log carries, and ``transport``: from
+    the prediction's ``t_computed`` (before its sinks) to its receipt here (``received``:
+    receipt time by stamp; empty at other speeds than real time)."""
     budgets, backend = [], "?"
     for line in log_path.read_text().splitlines():
         row = json.loads(line)
         if row.get("kind") == "prediction" and row.get("budget_ms"):
-            budgets.append(row["budget_ms"])
+            t_recv = received.get(round(row["t_end"], 6))
+            transport = {} if t_recv is None else {"transport": (t_recv - row["t_computed"]) * 1e3}
+            budgets.append({**row["budget_ms"], **transport})
         elif row.get("kind") == "start":
             backend = row.get("backend", "?")
     if not budgets:

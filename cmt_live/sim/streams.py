@@ -244,7 +244,9 @@ def stream_session(
         for t_start, label in sim.segment_starts(t_sim, t_target) if t_target > t_sim else []:
             current = (_marker(label), t_wall0 + t_start / speed)
             marker_out.push_sample([current[0]], current[1])
-        n_target = math.floor(t_target * sfreq + 1e-9)
+        # Every sample stamped before now, as an amplifier sends it (floor() held each one
+        # back a sample period: 5 ms more latency at 200 Hz than a real source gives).
+        n_target = math.ceil(t_target * sfreq - 1e-9)
         if n_target > n_eeg:
             x = (sim.eeg(n_target - n_eeg) * 1e6).T.astype(np.float32)
             stamps = t_wall0 + np.arange(n_eeg, n_target) / sfreq / speed
