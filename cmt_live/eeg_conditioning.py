@@ -3,8 +3,10 @@
 Raw volts in the model's channel order go through
 :class:`features.preprocess.StreamingPreprocessor` (resampling to the contract's sfreq and the
 SEED-V band-pass, the causal filters ``cmt-sim dataset`` used for the training data) into a
-ring buffer at the model's rate. Each output sample is stamped with the input time it describes
-(interpolated from the input stamps, minus the resampler's group delay). A timestamp jump or a
+ring buffer at the model's rate. Each output sample is stamped with the input time of its
+position in the input (interpolated from the input stamps): the newest input it uses, so a
+window is complete the moment its last input sample arrives. The filters' group delays are not
+subtracted (see :class:`features.preprocess.StreamingPreprocessor`). A timestamp jump or a
 NaN burst restarts the preprocessor (a causal filter fed NaN never recovers); NaN samples are
 stored as NaN so the windows that hold them are flagged, not silently filled.
 """
@@ -34,8 +36,6 @@ class EegConditioner:
     ----------
     buffer : RingBuffer
         EEG at the model rate, ``(n_times, n_channels)`` volts, stamps on the input clock.
-    delay_s : float
-        The resampler's group delay, seconds (0 without resampling).
     """
 
     def __init__(self, settings: Settings):
@@ -54,7 +54,6 @@ class EegConditioner:
             if spec.preprocess
             else None
         )
-        self.delay_s = 0.0 if self._pre is None else self._pre.delay_s
         self._restart_s = settings.windows.restart_gap_periods / self.sfreq_in
         self._run_open = False  # a preprocessor run is in progress
         self._last_in: tuple[int, float] | None = None  # (run input index, stamp) of last sample
@@ -114,7 +113,7 @@ class EegConditioner:
                 fp = np.concatenate([[self._last_in[1]], ts])
             else:
                 xp, fp = idx, ts
-            out_ts = np.interp(pos, xp, fp) - self.delay_s
+            out_ts = np.interp(pos, xp, fp)
             self._run_n_out += y.shape[1]
         self._run_n_in += n
         self._last_in = (int(idx[-1]), float(ts[-1]))
@@ -125,9 +124,9 @@ class EegConditioner:
         self._last_in = (0, float(ts[-1]))
         period = 1.0 / self.sfreq_out
         if abs(self.sfreq_in - self.sfreq_out) < 1e-9:
-            out_ts = ts - self.delay_s
+            out_ts = ts
         else:
-            out_ts = ts[0] + np.arange(int((ts[-1] - ts[0]) / period) + 1) * period - self.delay_s
+            out_ts = ts[0] + np.arange(int((ts[-1] - ts[0]) / period) + 1) * period
         self._store(np.full((out_ts.size, self.n_channels), np.nan), out_ts)
 
     def _store(self, y: np.ndarray, ts: np.ndarray) -> None:

@@ -204,6 +204,10 @@ class Pipeline:
             g[:, 2:4] *= self.settings.pupil_scale
         g, ts = self.gaze_buffer.newer(g, ts)
         if ts.size:
+            for t_end, gaze_end in self.cutter.settle_gaze(ts):
+                logger.debug("gaze sample %.4f came after window %.4f was cut", ts[0], t_end)
+                for s in self.sinks:
+                    s.on_gaze_cutoff(t_end, gaze_end)
             self.gaze_buffer.push(g, ts)
             for s in self.sinks:
                 s.on_gaze(ts, g)
@@ -212,12 +216,11 @@ class Pipeline:
     def cut(self, batch: Batch) -> list[Window]:
         """Every window due after ``batch`` was pushed (EEG gaps given on the input clock);
         eye-only windows while the EEG is stale and gaze flows."""
-        d = self.eeg.delay_s
         n_skipped = self.cutter.n_skipped
         windows = self.cutter.cut(
             self.eeg.buffer,
             self.gaze_buffer,
-            eeg_gaps=[(a - d, b - d) for a, b in batch.eeg_gaps],
+            eeg_gaps=batch.eeg_gaps,
             gaze_gaps=batch.gaze_gaps,
             eeg_stale=batch.eeg_stale,
             eye_stale=batch.eye_stale,

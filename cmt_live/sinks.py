@@ -57,6 +57,11 @@ class Sink:
     def on_features(self, frame: FeatureFrame) -> None:
         """The features of one window (also for windows that made no prediction)."""
 
+    def on_gaze_cutoff(self, t_end: float, gaze_end: float) -> None:
+        """The window ending at ``t_end`` used only gaze stamped before ``gaze_end`` (LSL
+        seconds) although later gaze belongs to it (:attr:`cmt_live.records.Window.gaze_end`;
+        also for a window already predicted when a jittered sample arrived)."""
+
     def on_event(self, kind: str, message: str, t: float) -> None:
         """A stream or pipeline event (``kind`` from :class:`cmt_live.records.Flag` and the
         inlets: stale, connected, gap, ...) at LSL seconds ``t``."""
@@ -361,11 +366,13 @@ class SessionLog(Sink):
         self._write("prediction", row, obj, pred.t_end)
 
     def on_features(self, frame: FeatureFrame) -> None:
-        if frame.gaze_end is None:
-            return
-        # A window that closed before the gaze reached its end: its cut-off, for replay.
-        obj = {"t_end": frame.t_end, "gaze_end": frame.gaze_end}
-        self._write("gaze_cutoff", {"t_end": _fmt(frame.t_end), "message": _json(obj)}, obj)
+        if frame.gaze_end is not None:
+            self.on_gaze_cutoff(frame.t_end, frame.gaze_end)
+
+    def on_gaze_cutoff(self, t_end: float, gaze_end: float) -> None:
+        # A window cut before all its gaze arrived: its cut-off, for replay.
+        obj = {"t_end": t_end, "gaze_end": gaze_end}
+        self._write("gaze_cutoff", {"t_end": _fmt(t_end), "message": _json(obj)}, obj)
 
     def on_event(self, kind: str, message: str, t: float) -> None:
         self.n_events += 1

@@ -24,9 +24,12 @@ gaze buffer has reached its end (gaze arrives with its own latency) or until the
 window closed by that bound takes the gaze that had arrived and says so in
 :attr:`Window.gaze_end`, which the session log records and a replay given those cut-offs
 (``WindowCutter(gaze_cutoffs=...)``) applies, so it cuts the same gaze.
-"Reached" means, for a stream with a nominal rate, a sample within half a period of the end: the
-next one then falls after the end (stamps jitter far less than half a period), so waiting for
-it would add up to a period (8 ms at 120 Hz) to the latency and change nothing.
+"Reached" means, for a stream with a nominal rate, a sample within ``GAZE_PASSED_PERIODS`` (3/4)
+of a period of the end: the next one is then due a quarter period after the end, so waiting for
+it would add up to a period (8 ms at 120 Hz) to the latency and change nothing. A sample that
+still lands inside a window already cut (stamped more than a quarter period early: jitter) is
+not lost from the record: :meth:`WindowCutter.settle_gaze` returns that window's cut-off (the
+gaze it used), which the session log records like the cut-offs above.
 
 An EEG inter-sample interval above ``restart_gap_periods`` periods inside a would-be window
 (an outage, a reconnect, a reset preprocessor) restarts the grid at the first sample after it:
@@ -151,6 +154,10 @@ def _overlaps(gaps: Iterable[tuple[float, float]], t0: float, t1: float) -> bool
     return any(g0 < t1 and g1 > t0 for g0, g1 in gaps)
 
 
+#: Gaze has passed a window's end once a sample lies within this many periods of it.
+GAZE_PASSED_PERIODS = 0.75
+
+
 class WindowCutter:
     """Cuts windows on the EEG sample grid (see the module docstring).
 
@@ -181,6 +188,8 @@ class WindowCutter:
         self.next_end_index: int | None = None
         self.n_skipped = 0
         self.n_restarts = 0
+        # (t_end, newest gaze stamp) of windows cut before a gaze sample at or after their end.
+        self._unsettled: list[tuple[float, float]] = []
 
     def recorded_gaze_end(self, t_end: float) -> float | None:
         """The gaze cut-off recorded for the window ending at ``t_end`` (within half an EEG
@@ -193,6 +202,22 @@ class WindowCutter:
             ):
                 return float(self._cutoff_g[j])
         return None
+
+    def settle_gaze(self, timestamps: np.ndarray) -> list[tuple[float, float]]:
+        """Cut-offs ``(t_end, gaze_end)`` of the windows already cut that the first of these
+        new gaze samples falls into (see the module docstring); empty in the usual case.
+
+        Parameters
+        ----------
+        timestamps : array of shape (n_samples,)
+            Stamps of gaze samples newer than any in the buffer, LSL seconds, increasing.
+        """
+        if not self._unsettled or not len(timestamps):
+            return []
+        first = float(timestamps[0])
+        late = [(t, float(np.nextafter(g, np.inf))) for t, g in self._unsettled if first < t]
+        self._unsettled.clear()  # newer gaze than any cut window saw: each is settled now
+        return late
 
     def reset(self) -> None:
         """Start the grid over at the oldest sample held at the next :meth:`cut` call."""
@@ -239,7 +264,7 @@ class WindowCutter:
         eeg_gaps, gaze_gaps = list(eeg_gaps), list(gaze_gaps)
         faults = np.asarray(list(timestamp_faults), dtype=np.float64)
         n_win, n_step, period = s.n_window, s.n_step, 1.0 / s.sfreq
-        gaze_margin = 0.5 / s.gaze_sfreq if s.gaze_sfreq > 0 else 0.0
+        gaze_margin = GAZE_PASSED_PERIODS / s.gaze_sfreq if s.gaze_sfreq > 0 else 0.0
         out: list[Window] = []
         total = eeg.n_total
         if self.next_end_index is None:
@@ -297,6 +322,8 @@ class WindowCutter:
                     gaze_end = (
                         t_start if g_newest is None else float(np.nextafter(g_newest, np.inf))
                     )
+                elif gaze_end is None and g_newest < t_end:
+                    self._unsettled.append((t_end, g_newest))
             flags: set[str] = set()
             if eeg_stale:
                 flags.add(Flag.EEG_STALE)

@@ -3,10 +3,16 @@
 The lab's filter type and order are unpublished; we use a 4th-order Butterworth band-pass
 (second-order sections) and a Kaiser-windowed polyphase FIR for resampling (scipy's
 ``resample_poly`` design). The causal form uses the MINIMUM-PHASE version of that FIR: the same
-magnitude response (within 1e-5 dB), so the same band powers and DE, but a group delay of
-~8 ms in the DE bands (1-50 Hz) instead of the linear-phase filter's 50 ms at 500-1000 Hz
-input — the latter would add 50 ms to every live prediction (``bench/bench_resampler.py``
-measures both against the zero-phase offline path).
+magnitude response (within 1e-5 dB), so the same band powers, but a group delay of ~8 ms in the
+DE bands (1-50 Hz) instead of the linear-phase filter's 50 ms at 500-1000 Hz input.
+
+Causal output sample ``m`` is stamped ``t_first + m / sfreq_out``: the input time of its position
+in the input, i.e. the newest input sample it uses (as for the band-pass, whose group delay was
+never subtracted either). A window of output samples is therefore complete the moment its last
+input sample arrives: the filter adds no wait to a live prediction. What the group delay does is
+shift the content a window weighs by ~8 ms against its stamps (0.2% of a 4-s window; EEG against
+gaze the same); ``bench/bench_resampler.py`` measures the DE this gives against the zero-phase
+offline path on the same stamps.
 
 Two forms of the same filters:
 
@@ -134,8 +140,8 @@ class StreamingPreprocessor:
     delay_s : float
         Group delay of the (minimum-phase) resampling FIR, seconds: its median over 1-50 Hz,
         ~8 ms at 500 or 1000 Hz input (it rises to ~14 ms at 75 Hz; the band-pass adds a
-        frequency-dependent delay of a few ms too). Output sample ``m`` describes input time
-        ``t_first + m / sfreq_out - delay_s``.
+        frequency-dependent delay of a few ms too). Stated, not subtracted: output sample ``m``
+        is stamped ``t_first + m / sfreq_out`` (module docstring).
     """
 
     def __init__(self, n_channels: int, sfreq_in: float, *, sfreq_out: float = SEEDV_SFREQ):

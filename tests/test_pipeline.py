@@ -175,8 +175,25 @@ def test_1000hz_eeg_is_resampled_to_the_model_rate(runtime):
     frame = rec.frames[-1]
     # Known answer survives resampling: 10 Hz lands in alpha.
     assert int(np.argmax(frame.eeg.reshape(5, 62).mean(axis=1))) == 2
-    # Window ends are on the input clock, shifted by the resampler's group delay.
-    assert preds[0].t_end == pytest.approx(T0 + 4.0 - pipe.eeg.delay_s, abs=0.006)
+    # Window ends are on the input clock (the resampler's group delay is not subtracted).
+    assert preds[0].t_end == pytest.approx(T0 + 4.0, abs=0.006)
+
+
+def test_at_1000hz_a_window_closes_with_its_last_input_sample(runtime):
+    """The causal resampler stamps each output sample with the newest input it uses, so its
+    ~8-ms group delay adds no wait: the push holding the input sample at a window's end
+    completes the window (subtracting the delay from the stamps made it wait ~8 ms more)."""
+    pipe = make(runtime, [], eeg_sfreq=1000.0, has_gaze=False)
+    eeg, ets = fake_eeg(4.5, sfreq=1000.0)
+    n_bulk = 3900  # up to 3.9 s in one push, then one sample per push
+    assert not pipe.process(Batch(eeg=eeg[:n_bulk], eeg_ts=ets[:n_bulk]))
+    for i in range(n_bulk, len(ets)):
+        preds = pipe.process(Batch(eeg=eeg[i : i + 1], eeg_ts=ets[i : i + 1]))
+        if preds:
+            break
+    assert preds, "no window in 4.5 s of EEG"
+    # Windows are [t_end - 4 s, t_end): their last 200-Hz sample is stamped t_end - 5 ms.
+    assert ets[i] == pytest.approx(preds[0].t_end - 1 / 200, abs=1e-9), (ets[i], preds[0].t_end)
 
 
 def test_markers_and_close_reach_the_sinks(runtime):
@@ -384,6 +401,47 @@ def test_replay_with_the_logged_gaze_cut_offs_cuts_the_same_gaze(runtime, tmp_pa
             sel = (gts >= ets[i]) & (gts < ets[i] + 1.0)
             pipe.process(
                 Batch(eeg=eeg[i : i + 200], eeg_ts=ets[i : i + 200], gaze=g[sel], gaze_ts=gts[sel])
+            )
+        return {f.t_end: f.eye for f in r.frames}
+
+    live_eye = {f.t_end: f.eye for f in rec.frames}
+    same, other = replay(cutoffs), replay(())
+    assert list(same) == list(live_eye)
+    for t, eye in live_eye.items():
+        np.testing.assert_array_equal(same[t], eye)
+    assert any(not np.array_equal(other[t], eye) for t, eye in live_eye.items())
+
+
+def test_jittered_gaze_landing_in_a_predicted_window_is_logged_and_replayed(runtime, tmp_path):
+    """Live, 120 Hz gaze stamps jitter by up to +-3.3 ms (0.4 period) and arrive with the EEG in
+    10-ms chunks: a window closes once gaze is within 3/4 of a period of its end, and now and
+    then the next sample is stamped before that end. The log records those windows' cut-offs;
+    a fast replay given them reproduces every window's eye features, without them it does not."""
+    from cmt_live.sinks import SessionLog, read_gaze_cutoffs
+
+    settings = Settings.from_contract(runtime.contract, gaze_sfreq=120.0, step_s=0.5)
+    rec, log = Recorder(), SessionLog(tmp_path / "s.jsonl")
+    live = Pipeline(runtime, settings, sinks=[rec, log])
+    eeg, ets = fake_eeg(12)
+    g, gts = fake_gaze(12)
+    gts = gts + np.random.default_rng(3).uniform(-0.4, 0.4, gts.size) / 120
+    for i in range(0, len(ets), 2):
+        sel = (gts > ets[i] - 0.005) & (gts <= ets[i] + 0.005)
+        live.process(
+            Batch(eeg=eeg[i : i + 2], eeg_ts=ets[i : i + 2], gaze=g[sel], gaze_ts=gts[sel])
+        )
+    log.close()
+    cutoffs = read_gaze_cutoffs(tmp_path / "s.jsonl")
+    assert 1 <= len(cutoffs) < len(rec.frames), (len(cutoffs), len(rec.frames))
+    assert all(0 < t - ge < 1 / 120 for t, ge in cutoffs), cutoffs
+
+    def replay(cut):
+        r = Recorder()
+        pipe = Pipeline(runtime, settings, sinks=[r], gaze_cutoffs=cut)
+        for i in range(0, len(ets), 100):  # 0.5-s batches, all gaze of the span at once
+            sel = (gts >= ets[i]) & (gts < ets[i] + 0.5)
+            pipe.process(
+                Batch(eeg=eeg[i : i + 100], eeg_ts=ets[i : i + 100], gaze=g[sel], gaze_ts=gts[sel])
             )
         return {f.t_end: f.eye for f in r.frames}
 

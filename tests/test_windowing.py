@@ -75,20 +75,46 @@ def test_gaze_goes_with_the_window_by_time_and_is_waited_for():
     assert ws[1].gaze_timestamps.max() < T0 + 4.5
 
 
-def test_gaze_within_half_a_period_of_the_end_closes_the_window():
-    """120 Hz gaze whose newest sample is 3 ms before the window end (< half a period): the
-    next sample falls after the end, so the window closes now, with every gaze sample it
-    can hold; 6 ms before (> half a period) it still waits."""
+def test_gaze_within_three_quarters_of_a_period_of_the_end_closes_the_window():
+    """120 Hz gaze whose newest sample is 6 ms before the window end (< 3/4 of a period): the
+    next one is due after the end, so the window closes now, with every gaze sample it can
+    hold; 7.5 ms before (> 3/4 of a period) it still waits."""
     s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, gaze_sfreq=120.0, gaze_wait_s=0.25)
     eeg, data, ts = _eeg(820)
     eeg.push(data, ts)
     period = 1 / 120
-    for newest_before_end, cut in ((0.006, False), (0.003, True)):
+    for newest_before_end, cut in ((0.0075, False), (0.006, True)):
         last = T0 + 4.0 - newest_before_end
         first = last - 479 * period  # 480 samples up to `last`
         (w,) = WindowCutter(s).cut(eeg, _gaze(first, last + period / 2)) or (None,)
         assert (w is not None) == cut
     assert w.gaze_timestamps.size == 480 and w.gaze_timestamps.max() < w.t_end
+
+
+def test_a_gaze_sample_landing_in_a_window_already_cut_records_its_cut_off():
+    """The window closed with gaze up to 6 ms before its end; the next sample comes stamped
+    1 ms before the end (4 ms early: jitter). settle_gaze returns that window's cut-off (the
+    gaze it used) once; a replay given it cuts the same 480 samples though it holds 481."""
+    s = WindowSettings(window_s=4.0, step_s=1.0, sfreq=SF, gaze_sfreq=120.0, gaze_wait_s=0.25)
+    eeg, data, ts = _eeg(820)
+    eeg.push(data, ts)
+    last = T0 + 4.0 - 0.006
+    gaze = _gaze(last - 479 / 120, last + 1 / 240)
+    cut_off = np.nextafter(gaze.newest_timestamp, np.inf)
+    live = WindowCutter(s)
+    (w,) = live.cut(eeg, gaze)
+    assert w.gaze_end is None and w.gaze_timestamps.size == 480
+    assert live.settle_gaze(np.array([T0 + 4.0 - 0.001])) == [(w.t_end, cut_off)]
+    assert live.settle_gaze(np.array([T0 + 4.004])) == []  # settled: reported once
+    gaze.push(np.array([[T0 + 3.999, 0, 3, 3, 1]]), np.array([T0 + 3.999]))
+    (w_all,) = WindowCutter(s).cut(eeg, gaze)
+    assert w_all.gaze_timestamps.size == 481
+    (w_replay,) = WindowCutter(s, [(w.t_end, cut_off)]).cut(eeg, gaze)
+    np.testing.assert_array_equal(w_replay.gaze_timestamps, w.gaze_timestamps)
+    # On time (at or after the end): nothing to record.
+    on_time = WindowCutter(s)
+    on_time.cut(eeg, _gaze(last - 479 / 120, last + 1 / 240))
+    assert on_time.settle_gaze(np.array([T0 + 4.0])) == []
 
 
 def test_timestamp_jump_restarts_the_grid():

@@ -70,16 +70,17 @@ def preprocessed(x: np.ndarray, sfreq: float, t_first: float, spec: FeatureSpec,
     y : array of shape (n_channels, n_out)
         At ``spec.sfreq``.
     t_y : array of shape (n_out,)
-        Input time each output sample describes (the filters' delay removed).
+        Stamp of each output sample on the input clock (as live: the filters' group delay is
+        not subtracted, :mod:`features.preprocess`).
     """
     if spec.preprocess:
         pre = StreamingPreprocessor(x.shape[0], sfreq, sfreq_out=spec.sfreq)
-        y, delay = pre.push(x), pre.delay_s
+        y = pre.push(x)
     elif sfreq == spec.sfreq:
-        y, delay = x, 0.0
+        y = x
     else:
         raise ValueError(f"{path}: EEG at {sfreq} Hz, the spec wants {spec.sfreq} Hz.")
-    return y, t_first + np.arange(y.shape[1]) / spec.sfreq - delay
+    return y, t_first + np.arange(y.shape[1]) / spec.sfreq
 
 
 def de_windows(y: np.ndarray, t_y: np.ndarray, t0: float, t1: float, spec: FeatureSpec):

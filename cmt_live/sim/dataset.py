@@ -84,8 +84,8 @@ def simulate_subject(
         while pending:
             i, label = pending[0]
             t0, t1 = starts[i], starts[i + 1]
-            # Output sample m describes input time m / sfreq_out - delay_s.
-            m0 = round((t0 + pre.delay_s) * spec.sfreq)
+            # Output sample m is stamped m / sfreq_out, as live (features.preprocess).
+            m0 = round(t0 * spec.sfreq)
             # Durations come from a cumulative sum: round off float noise before flooring.
             n_win = int((t1 - t0) / spec.window_s + 1e-6)
             m1 = m0 + n_win * win_n
