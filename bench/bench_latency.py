@@ -15,7 +15,13 @@ chunk/2 + 8 ms, p99 <= chunk + 12 ms), cmt-live's CPU % (utime + stime from /pro
 over the measured span) and RSS (VmRSS from /proc/<pid>/status) at the first prediction and at
 the end, with its growth over the first and second half of the run (flat = buffers full, not a
 leak); then the budget each prediction carries in the session log (``budget_ms``: waiting
-for the EEG's last sample, for gaze, queueing, features, model, sinks), p50 / p99 per part.
+for the EEG's last sample, for gaze, queueing, features, model, sinks) and two parts measured
+here: ``inlet`` (of ``wait_eeg``, the time after the bench pushed the chunk holding the
+window's last sample) and ``transport`` (prediction computed -> received here), p50 / p99 per
+part. The bench pushes every sample stamped before the push time, as an amplifier does, and
+its 120 Hz gaze grid is in phase with the window ends: a window waits for the gaze sample
+stamped at its end (with an independent tracker's random phase, the sample it waits for is
+stamped 2 ms before the end on average).
 
 Usage::
 
@@ -49,6 +55,7 @@ use_loopback_config()
 import pylsl  # noqa: E402
 
 from features.constants import SEEDV_CHANNELS  # noqa: E402
+from features.preprocess import SEEDV_SFREQ  # noqa: E402
 from models import export_untrained  # noqa: E402
 
 
@@ -226,6 +233,12 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
         time.sleep(0.5)
         stop_rx.set()
         rx.join(2.0)
+
+        def pushed_at(t_end: float) -> float | None:
+            """When the chunk holding the window's last sample (model rate) was pushed."""
+            i = bisect_left(push_stamps, t_end - 1 / SEEDV_SFREQ / speed - 1e-7)
+            return push_times[i] if i < len(push_times) else None
+
         for ts, t_recv in received:
             if speed == 1:
                 # Sample-to-prediction: receipt - the window's end (the prediction's stamp),
@@ -233,9 +246,9 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
                 lat_ms.append((t_recv - ts) * 1e3)
                 continue
             # Scaled time: from the push of the chunk holding the window's last sample.
-            i = bisect_left(push_stamps, ts - 1 / sfreq / speed - 1e-7)
-            if i < len(push_times):
-                lat_ms.append((t_recv - push_times[i]) * 1e3)
+            pushed = pushed_at(ts)
+            if pushed is not None:
+                lat_ms.append((t_recv - pushed) * 1e3)
         cpu1, rss1, t_cpu1 = proc_cpu_s(live.pid), proc_rss_mb(live.pid), pylsl.local_clock()
     finally:
         live.terminate()
@@ -266,7 +279,9 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
         f"  targets: p50 {p50:.1f} {'meets' if p50 <= t50 else 'MISSES'} <= {t50:g} ms, "
         f"p99 {p99:.1f} {'meets' if p99 <= t99 else 'MISSES'} <= {t99:g} ms"
     )
-    budget = _print_budget(log_path, {round(ts, 6): t for ts, t in received} if speed == 1 else {})
+    budget = _print_budget(
+        log_path, {round(ts, 6): t for ts, t in received} if speed == 1 else {}, pushed_at
+    )
     span = t_cpu1 - t_cpu0
     half = len(rss_series) // 2
     drift = (
@@ -292,23 +307,29 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
     }
 
 
-def _print_budget(log_path: Path, received: dict[float, float]) -> str:
-    """p50 / p99 of each part of the budget the session log carries, and ``transport``: from
-    the prediction's ``t_computed`` (before its sinks) to its receipt here (``received``:
-    receipt time by stamp; empty at other speeds than real time)."""
+def _print_budget(log_path: Path, received: dict[float, float], pushed_at) -> str:
+    """p50 / p99 of each part of the budget the session log carries, plus two measured here
+    (at real time: ``received`` holds receipt times by stamp, empty at other speeds):
+    ``inlet``, the part of ``wait_eeg`` after this bench pushed the chunk holding the window's
+    last sample (LSL, cmt-live's reader thread and loop wake-up; the rest is the chunk's own
+    accumulation), and ``transport``, from the prediction's ``t_computed`` (before its sinks)
+    to its receipt here."""
     budgets, backend = [], "?"
     for line in log_path.read_text().splitlines():
         row = json.loads(line)
         if row.get("kind") == "prediction" and row.get("budget_ms"):
-            t_recv = received.get(round(row["t_end"], 6))
-            transport = {} if t_recv is None else {"transport": (t_recv - row["t_computed"]) * 1e3}
-            budgets.append({**row["budget_ms"], **transport})
+            b, t_end = dict(row["budget_ms"]), row["t_end"]
+            t_recv, pushed = received.get(round(t_end, 6)), pushed_at(t_end)
+            if t_recv is not None and pushed is not None:
+                b["inlet"] = (t_end + b["wait_eeg"] / 1e3 - pushed) * 1e3
+                b["transport"] = (t_recv - row["t_computed"]) * 1e3
+            budgets.append(b)
         elif row.get("kind") == "start":
             backend = row.get("backend", "?")
     if not budgets:
         print("  (no budget in the session log)")
         return ""
-    parts = list(budgets[0])
+    parts = list(dict.fromkeys(k for b in budgets for k in b))
     cells = []
     for k in parts:
         v = np.array([b.get(k, np.nan) for b in budgets], dtype=float)
