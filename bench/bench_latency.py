@@ -18,10 +18,12 @@ leak); then the budget each prediction carries in the session log (``budget_ms``
 for the EEG's last sample, for gaze, queueing, features, model, sinks) and two parts measured
 here: ``inlet`` (of ``wait_eeg``, the time after the bench pushed the chunk holding the
 window's last sample) and ``transport`` (prediction computed -> received here), p50 / p99 per
-part. The bench pushes every sample stamped before the push time, as an amplifier does, and
-its 120 Hz gaze grid is in phase with the window ends: a window waits for the gaze sample
-stamped at its end (with an independent tracker's random phase, the sample it waits for is
-stamped 2 ms before the end on average).
+part. The bench pushes every sample stamped before the push time, as an amplifier does. The
+120 Hz gaze grid's phase against the window ends matters (a window waits for the first gaze
+sample within 3/4 of a period of its end: in phase, the one stamped at the end; over all
+phases, one stamped 2 ms before it on average): as between two independent devices, the gaze
+clock runs ``--gaze-drift-ppm`` fast, by default just enough for one full sweep of the phase
+per run (69 ppm for 2 minutes); ``--gaze-drift-ppm 0`` keeps it in phase.
 
 Usage::
 
@@ -89,6 +91,12 @@ def main(argv=None) -> int:
     p.add_argument("--sfreq", type=float, default=200.0, help="EEG rate sent, Hz")
     p.add_argument("--step", type=float, default=0.5, help="cmt-live --step, s")
     p.add_argument("--no-gaze", action="store_true")
+    p.add_argument(
+        "--gaze-drift-ppm",
+        type=float,
+        help="gaze clock rate error against the EEG's, ppm (default: one full sweep of the "
+        "gaze grid's phase against the window ends per run; 0: in phase)",
+    )
     p.add_argument("--context-len", type=int, default=16, help="model context (default preset)")
     p.add_argument(
         "--preset",
@@ -130,6 +138,9 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
     tag = uuid.uuid4().hex[:8]
     log_path = tmp / f"log-{tag}.jsonl"
     gaze_rate, speed = 120.0, args.speed
+    run_s = args.minutes * 60 + 6  # what the bench sends: the run and 6 s for the first window
+    drift_ppm = 1e6 / (gaze_rate * run_s) if args.gaze_drift_ppm is None else args.gaze_drift_ppm
+    gaze_period = 1 / (gaze_rate * (1 + drift_ppm * 1e-6))  # the tracker's real period
     eeg_out = outlet(
         f"bench-{tag}-EEG", "EEG", SEEDV_CHANNELS, ["microvolts"] * 62, sfreq, f"bench-eeg-{tag}"
     )
@@ -211,7 +222,7 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
                 x = (rng.standard_normal((n_target - n_eeg, 62)) * 10).astype(np.float32)
                 stamps = t0 + np.arange(n_eeg, n_target) / sfreq / speed
                 if gaze_out is not None:
-                    gts = np.arange(t_gaze, sim_t, 1 / gaze_rate)
+                    gts = np.arange(t_gaze, sim_t, gaze_period)
                     if gts.size:
                         g = np.column_stack(
                             [rng.normal(0, 2, gts.size), rng.normal(0, 2, gts.size)]
@@ -219,7 +230,7 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
                             + [np.ones(gts.size)]
                         ).astype(np.float32)
                         gaze_out.push_chunk(g, (t0 + gts / speed).tolist())
-                        t_gaze = gts[-1] + 1 / gaze_rate
+                        t_gaze = gts[-1] + gaze_period
                 eeg_out.push_chunk(x, stamps.tolist())
                 push_stamps.append(float(stamps[-1]))
                 push_times.append(pylsl.local_clock())
@@ -257,7 +268,7 @@ def run_one(args, model: Path, tmp: Path, chunk_ms: float, sfreq: float) -> dict
         except subprocess.TimeoutExpired:
             live.kill()
     lat = np.asarray(lat_ms)
-    mode = "EEG + gaze" if gaze_out is not None else "EEG only"
+    mode = f"EEG + gaze (clock {drift_ppm:+.0f} ppm)" if gaze_out is not None else "EEG only"
     load = os.getloadavg()[0]
     what = f"{args.preset} preset, L={args.context_len}" if not args.model else args.model
     print(

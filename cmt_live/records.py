@@ -231,7 +231,8 @@ class Prediction:
         order (pipeline clock; meaningful live, where it is the LSL clock):
 
         - ``wait_eeg``: ``t_end`` until the EEG buffer held the window's last sample (the
-          resampler's delay, transport, the loop's wake-up);
+          source's chunking, transport, the loop's wake-up; negative when that sample,
+          stamped one period before ``t_end``, came before ``t_end``);
         - ``wait_gaze``: then until the window was cut (gaze passing its end, bounded by
           ``gaze_wait_s``);
         - ``queue``: then until its features started (other windows due at once);

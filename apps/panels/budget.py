@@ -24,8 +24,8 @@ PART_HEADERS: dict[str, str] = {
 
 #: What each part means, as the row's tooltip (cmt_live.records.Prediction.budget).
 PART_HELP: dict[str, str] = {
-    "wait_eeg": "window end until the EEG buffer held its last sample (resampler delay, "
-    "transport, wake-up)",
+    "wait_eeg": "window end until the EEG buffer held its last sample (the source's chunks, "
+    "transport, wake-up; negative if that sample, one period before the end, came earlier)",
     "wait_gaze": "then until the window was cut (gaze passing its end, bounded wait)",
     "queue": "then until its features started (other windows due at once)",
     "features": "featurising the window",
