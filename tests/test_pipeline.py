@@ -368,6 +368,30 @@ def test_warm_runs_the_model_once_just_before_each_window_closes(runtime):
     assert [p.probs.tolist() for p in preds] == [p.probs.tolist() for p in ref]
 
 
+def _assert_replay_needs_the_cut_offs(runtime, settings, data, live_frames, cutoffs):
+    """A fast replay (one step of EEG and all its gaze per batch) given the live session's
+    gaze cut-offs gives every window the live eye features; without them, not all."""
+    eeg, ets, g, gts = data
+    n = round(settings.step_s * 200)
+
+    def replay(cut):
+        r = Recorder()
+        pipe = Pipeline(runtime, settings, sinks=[r], gaze_cutoffs=cut)
+        for i in range(0, len(ets), n):
+            sel = (gts >= ets[i]) & (gts < ets[i] + settings.step_s)
+            pipe.process(
+                Batch(eeg=eeg[i : i + n], eeg_ts=ets[i : i + n], gaze=g[sel], gaze_ts=gts[sel])
+            )
+        return {f.t_end: f.eye for f in r.frames}
+
+    live_eye = {f.t_end: f.eye for f in live_frames}
+    same, other = replay(cutoffs), replay(())
+    assert list(same) == list(live_eye)
+    for t, eye in live_eye.items():
+        np.testing.assert_array_equal(same[t], eye)
+    assert any(not np.array_equal(other[t], eye) for t, eye in live_eye.items())
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_replay_with_the_logged_gaze_cut_offs_cuts_the_same_gaze(runtime, tmp_path, fmt):
     """Live, the gaze lags the EEG by 0.4 s (> gaze_wait_s 0.25): each window closes with the
@@ -393,23 +417,7 @@ def test_replay_with_the_logged_gaze_cut_offs_cuts_the_same_gaze(runtime, tmp_pa
     assert len(cutoffs) == len(rec.frames) >= 6
     # Closed when the EEG was gaze_wait_s past the end: gaze up to then, less the lag.
     assert all(-0.025 < ge - (t + 0.25 - lag) < 0.01 for t, ge in cutoffs), cutoffs
-
-    def replay(cut):
-        r = Recorder()
-        pipe = Pipeline(runtime, settings, sinks=[r], gaze_cutoffs=cut)
-        for i in range(0, len(ets), 200):  # 1-s batches, all gaze of the span at once
-            sel = (gts >= ets[i]) & (gts < ets[i] + 1.0)
-            pipe.process(
-                Batch(eeg=eeg[i : i + 200], eeg_ts=ets[i : i + 200], gaze=g[sel], gaze_ts=gts[sel])
-            )
-        return {f.t_end: f.eye for f in r.frames}
-
-    live_eye = {f.t_end: f.eye for f in rec.frames}
-    same, other = replay(cutoffs), replay(())
-    assert list(same) == list(live_eye)
-    for t, eye in live_eye.items():
-        np.testing.assert_array_equal(same[t], eye)
-    assert any(not np.array_equal(other[t], eye) for t, eye in live_eye.items())
+    _assert_replay_needs_the_cut_offs(runtime, settings, (eeg, ets, g, gts), rec.frames, cutoffs)
 
 
 def test_jittered_gaze_landing_in_a_predicted_window_is_logged_and_replayed(runtime, tmp_path):
@@ -434,23 +442,7 @@ def test_jittered_gaze_landing_in_a_predicted_window_is_logged_and_replayed(runt
     cutoffs = read_gaze_cutoffs(tmp_path / "s.jsonl")
     assert 1 <= len(cutoffs) < len(rec.frames), (len(cutoffs), len(rec.frames))
     assert all(0 < t - ge < 1 / 120 for t, ge in cutoffs), cutoffs
-
-    def replay(cut):
-        r = Recorder()
-        pipe = Pipeline(runtime, settings, sinks=[r], gaze_cutoffs=cut)
-        for i in range(0, len(ets), 100):  # 0.5-s batches, all gaze of the span at once
-            sel = (gts >= ets[i]) & (gts < ets[i] + 0.5)
-            pipe.process(
-                Batch(eeg=eeg[i : i + 100], eeg_ts=ets[i : i + 100], gaze=g[sel], gaze_ts=gts[sel])
-            )
-        return {f.t_end: f.eye for f in r.frames}
-
-    live_eye = {f.t_end: f.eye for f in rec.frames}
-    same, other = replay(cutoffs), replay(())
-    assert list(same) == list(live_eye)
-    for t, eye in live_eye.items():
-        np.testing.assert_array_equal(same[t], eye)
-    assert any(not np.array_equal(other[t], eye) for t, eye in live_eye.items())
+    _assert_replay_needs_the_cut_offs(runtime, settings, (eeg, ets, g, gts), rec.frames, cutoffs)
 
 
 def test_read_gaze_cutoffs_names_a_file_that_is_no_session_log(tmp_path):
