@@ -4,11 +4,11 @@ Raw volts in the model's channel order go through
 :class:`features.preprocess.StreamingPreprocessor` (resampling to the contract's sfreq and the
 SEED-V band-pass, the causal filters ``cmt-sim dataset`` used for the training data) into a
 ring buffer at the model's rate. Each output sample is stamped with the input time of its
-position in the input (interpolated from the input stamps): the newest input it uses, so a
-window is complete the moment its last input sample arrives. The filters' group delays are not
-subtracted (see :class:`features.preprocess.StreamingPreprocessor`). A timestamp jump or a
-NaN burst restarts the preprocessor (a causal filter fed NaN never recovers); NaN samples are
-stored as NaN so the windows that hold them are flagged, not silently filled.
+position in the input (interpolated from the input stamps; at integer ratios the newest input
+it uses), so a window is complete the moment its last input sample arrives. The filters' group
+delays are not subtracted (see :class:`features.preprocess.StreamingPreprocessor`). A timestamp
+jump or a NaN burst restarts the preprocessor (a causal filter fed NaN never recovers); NaN
+samples are stored as NaN so the windows that hold them are flagged, not silently filled.
 """
 
 from __future__ import annotations

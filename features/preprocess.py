@@ -7,12 +7,12 @@ magnitude response (within 1e-5 dB), so the same band powers, but a group delay 
 DE bands (1-50 Hz) instead of the linear-phase filter's 50 ms at 500-1000 Hz input.
 
 Causal output sample ``m`` is stamped ``t_first + m / sfreq_out``: the input time of its position
-in the input, i.e. the newest input sample it uses (as for the band-pass, whose group delay was
-never subtracted either). A window of output samples is therefore complete the moment its last
-input sample arrives: the filter adds no wait to a live prediction. What the group delay does is
-shift the content a window weighs by ~8 ms against its stamps (0.2% of a 4-s window; EEG against
-gaze the same); ``bench/bench_resampler.py`` measures the DE this gives against the zero-phase
-offline path on the same stamps.
+in the input, which at integer ratios (1000 -> 200 Hz) is the newest input sample it uses (as for
+the band-pass, whose group delay was never subtracted either). A window of output samples is
+therefore complete the moment its last input sample arrives: the filter adds no wait to a live
+prediction. What the group delay does is shift the content a window weighs by ~8 ms against its
+stamps (0.2% of a 4-s window; EEG against gaze the same); ``bench/bench_resampler.py`` measures
+the DE this gives against the zero-phase offline path on the same stamps.
 
 Two forms of the same filters:
 
