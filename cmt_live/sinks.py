@@ -12,8 +12,9 @@ Session log format (``--log PATH``), chosen by the extension:
     One JSON object per line, ``"kind"`` first: ``"start"`` (contract and settings),
     ``"prediction"``, ``"event"`` (``"event"``: stale, connected, gap, no_valid_context, ...),
     ``"marker"``, ``"health"`` (per-stream counts, every ``health_every_s``), ``"accuracy"``,
-    ``"gaze_cutoff"`` (a window that closed before the gaze reached its end: ``t_end`` and
-    ``gaze_end``, for :func:`read_gaze_cutoffs`) and ``"end"`` (totals).
+    ``"gaze_cutoff"`` (a window cut before all its gaze arrived: closed by the gaze wait, or
+    reached by a jittered sample after it was cut; ``t_end`` and ``gaze_end``, for
+    :func:`read_gaze_cutoffs`) and ``"end"`` (totals).
 ``.csv``
     One table, same rows, a ``kind`` column first (events and predictions in one file keep
     their order; a sibling file could not). Columns: :data:`CSV_COLUMNS`. Non-prediction rows
@@ -115,7 +116,7 @@ CSV_COLUMNS: tuple[str, ...] = (
 
 def read_gaze_cutoffs(path) -> list[tuple[float, float]]:
     """``(t_end, gaze_end)`` of every ``gaze_cutoff`` row of a session log (``.jsonl`` or
-    ``.csv``): the windows that closed before the gaze reached their end. Give them to
+    ``.csv``): the windows cut before all their gaze arrived. Give them to
     :class:`cmt_live.pipeline.Pipeline` (``gaze_cutoffs``) to replay those windows with the
     same gaze.
 
