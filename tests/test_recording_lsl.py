@@ -5,7 +5,7 @@ import uuid
 import numpy as np
 import pytest
 
-from cmt_live.io.labrecorder import Recorder
+from cmt_live.io.labrecorder import Recorder, streams_started
 from cmt_live.io.xdf import XdfStream, read_xdf
 from cmt_live.lsl.player import Player, PlayerSettings
 
@@ -43,3 +43,17 @@ def test_recorder_refuses_bad_paths(tmp_path):
     (tmp_path / "s.xdf").write_bytes(b"")
     with pytest.raises(FileExistsError, match="exists"):
         Recorder(tmp_path / "s.xdf", [{"name": "EEG"}])
+
+
+def test_started_streams_are_counted_when_labrecorder_interleaves_its_lines():
+    """LabRecorderCLI's per-stream threads print at once; this is what it said on a busy
+    machine (four streams started, two messages merged on one line)."""
+    said = [
+        "Received header for stream R-Markers.",
+        "Started data collection for stream R-Markers.",
+        "Started data collection for stream Started data collection for stream R-EEG.",
+        "R-Gaze.",
+        "Started data collection for stream R-CMT-Emotion.",
+    ]
+    assert streams_started(said) == 4
+    assert streams_started(said[:2]) == 1

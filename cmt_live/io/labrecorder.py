@@ -42,6 +42,19 @@ def _predicate(stream: dict[str, str]) -> str:
     return " and ".join(f"{k}='{v}'" for k, v in stream.items())
 
 
+_STARTED = "Started data collection for stream"
+
+
+def streams_started(lines) -> int:
+    """How many "Started data collection for stream X." messages LabRecorderCLI printed.
+
+    Its per-stream threads print at once, so two messages can share a line (seen on a busy
+    machine: ``Started data collection for stream Started data collection for stream EEG.``
+    then ``Gaze.``): count the phrase, not the lines that start with it.
+    """
+    return sum(line.count(_STARTED) for line in lines)
+
+
 class Recorder:
     """One XDF recording of the given streams.
 
@@ -96,7 +109,7 @@ class Recorder:
                     f"{[ln for ln in self._lines if 'matched' in ln]}. Is the LSL config "
                     "(KnownPeers) reaching the streams?"
                 )
-            started = sum(ln.startswith("Started data collection") for ln in self._lines)
+            started = streams_started(self._lines)
             if started >= len(self.streams):
                 logger.info("Recording %d streams to %s", started, self.path)
                 return
